@@ -1,0 +1,56 @@
+# Front door. `make demo` and `make check` are the two commands the README promises.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+CMAKE_GEN  := -G Ninja
+
+.PHONY: all build demo check unit e2e asan fuzz bench clean deps
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@ninja -C $(BUILD)
+
+demo: build
+	$(BUILD)/sluice demo
+
+check:
+	@scripts/install-deps.sh check
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@ninja -C $(BUILD)
+	@$(MAKE) --no-print-directory unit e2e asan
+
+unit:
+	ctest --test-dir $(BUILD) --output-on-failure
+
+e2e:
+	SLUICE_BIN=$(abspath $(BUILD)/sluice) node --test --test-concurrency=1 tests/e2e/
+
+# Unit tests and fuzz-corpus replays again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# then the API tests against the sanitized binary.
+asan:
+	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
+	@ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  SLUICE_BIN=$(abspath $(ASAN_BUILD)/sluice) node --test --test-concurrency=1 tests/e2e/
+
+# libFuzzer targets (clang). Run one with: build-fuzz/fuzz_profile tests/fuzz/corpus/fuzz_profile
+fuzz:
+	@scripts/install-deps.sh check
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON -DSLUICE_TESTS=ON >/dev/null
+	@ninja -C $(FUZZ_BUILD)
+
+bench:
+	@scripts/install-deps.sh bench
+	@cmake -S . -B build-release $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DSLUICE_TESTS=OFF >/dev/null
+	@ninja -C build-release
+	bench/msg_action.sh build-release/sluice
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-release
