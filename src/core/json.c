@@ -2,8 +2,9 @@
  *
  * Design: `struct jv` is never defined; a jv* is a json_t* and the casts live only in this
  * file (as_json/as_jv), so callers cannot reach jansson. Parsing is jansson's strict parser
- * (JSON_DECODE_ANY so any RFC 8259 value may be the top level, JSON_ALLOW_NUL so "\u0000"
- * survives; duplicate keys are allowed and the last one wins; jansson itself rejects trailing
+ * (JSON_REJECT_DUPLICATES so a repeated key is an error, never a silent "last wins";
+ * JSON_DECODE_ANY so any RFC 8259 value may be the top level, JSON_ALLOW_NUL so "\u0000"
+ * survives; jansson itself rejects trailing
  * commas, leading zeros, invalid UTF-8, trailing garbage, integers beyond int64 and nesting
  * deeper than JSON_PARSER_MAX_DEPTH). Serialising is our own tree walk: compact, keys in
  * insertion order (jansson keeps it), strings escaped by jv_escape, reals printed by
@@ -40,7 +41,7 @@ jv *jv_parse(const char *text, size_t len, sl_error *err)
         }
         text = "";
     }
-    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
     if (!j) {
         char where[64];
         snprintf(where, sizeof where, "line %d col %d", je.line, je.column);

@@ -7,7 +7,7 @@
  *   - `jv_new_*`, `jv_parse`, `jv_copy` return a NEW reference the caller must jv_free();
  *   - `_take` functions STEAL the reference passed in (the caller must not free it).
  * Parsing is strict (RFC 8259: no trailing commas, no leading zeros, valid UTF-8, no trailing
- * garbage), rejects integers beyond int64 (reported as errors, never clamped), allows "\u0000"
+ * garbage, no repeated keys in an object), rejects integers beyond int64 (reported as errors, never clamped), allows "\u0000"
  * inside strings, limits depth, and reports the line/column and byte offset of an error.
  * Serialising is our own: numbers print the shortest text that reads back to the same double,
  * keys keep insertion order, output is compact.

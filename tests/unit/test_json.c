@@ -88,11 +88,12 @@ static void test_parse_types(void **state)
     assert_string_equal(jv_str(v), "str");
     jv_free(v);
 
-    /* Duplicate keys: the last one wins. */
-    v = parse("{\"a\":1,\"a\":2}");
-    assert_int_equal(jv_obj_size(v), 1);
-    assert_int_equal(jv_int(jv_get(v, "a")), 2);
-    jv_free(v);
+    /* Duplicate keys are an error, never a silent "last one wins". */
+    {
+        sl_error derr = {0};
+        assert_null(jv_parse("{\"a\":1,\"a\":2}", 13, &derr));
+        assert_int_equal(derr.code, SL_EINVAL);
+    }
 
     /* Escapes and UTF-8 (including a surrogate pair) decode. */
     v = parse("\"\\u00e9\\ud83d\\ude00\\n\\/\xc3\xa9\"");
