@@ -405,7 +405,6 @@ int http_server_start(const http_server_config *cfg, http_server **out, sl_error
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.conn_limit,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.timeout_s,
                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_END);
     if (!s->daemon) {
