@@ -209,9 +209,14 @@ int http_basic_auth(http_request *req, const char **user, const char **pass)
 static void respond_early(http_conn *c, int status, const char *msg)
 {
     /* Used by the server itself (413 …): a minimal problem document. */
-    char *body = xasprintf("{\"kind\":\"api\",\"uri\":null,\"statusCode\":%d,\"message\":\"%s\",\"responseBody\":null,"
-                           "\"responseHeaders\":null,\"invokeType\":null,\"action\":null}",
-                           status, msg);
+    buf b;
+    buf_init(&b, 8192);
+    buf_printf(&b, "{\"kind\":\"api\",\"uri\":");
+    jv_escape(&b, c->req.raw_path, strlen(c->req.raw_path));
+    buf_printf(&b, ",\"statusCode\":%d,\"message\":\"%s\",\"responseBody\":null,"
+                   "\"responseHeaders\":null,\"invokeType\":null,\"action\":null}",
+               status, msg);
+    char *body = buf_take(&b);
     http_add_header(&c->req, "X-ManyWho-Service-Problem-Kind", "api");
     store_response(c, status, "application/json", body, strlen(body));
 }

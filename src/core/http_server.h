@@ -27,8 +27,8 @@ typedef struct http_request http_request;
 
 struct http_request {
     const char *method;       /* "GET", "POST", … */
-    const char *path;         /* URL path, percent-decoded, without the query */
-    const char *raw_path;     /* the path as received */
+    const char *path;         /* URL path, percent-decoded, without the query (same as raw_path) */
+    const char *raw_path;     /* the path as libmicrohttpd hands it over (percent-decoded) */
     const char *query;        /* raw query string after '?', or "" */
     const char *body;         /* whole body (NUL-terminated), after on_headers */
     size_t body_len;

@@ -1,0 +1,553 @@
+/* deploy: reading, validating and linking components into deployments (see deploy.h). */
+#include "atom/deploy.h"
+
+#include <dirent.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_FILES 10000
+#define MAX_FILE_BYTES (4u << 20)
+
+/* ---- reading a folder ---- */
+
+typedef struct path_list {
+    char **items;
+    size_t n, cap;
+} path_list;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void scan(const char *root, const char *rel, path_list *out, sl_problems *problems, int depth)
+{
+    char *full = rel[0] ? xasprintf("%s/%s", root, rel) : xstrdup(root);
+    DIR *d = opendir(full);
+    if (!d) {
+        problems_add(problems, rel[0] ? rel : root, "", "cannot open folder");
+        free(full);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *r = rel[0] ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+        char *f = xasprintf("%s/%s", root, r);
+        struct stat st;
+        if (stat(f, &st) != 0) {
+            free(r);
+        } else if (S_ISDIR(st.st_mode)) {
+            if (depth < 16)
+                scan(root, r, out, problems, depth + 1);
+            free(r);
+        } else if (S_ISREG(st.st_mode) && str_ends(e->d_name, ".json")) {
+            if (out->n == MAX_FILES) {
+                problems_add(problems, r, "", "too many files (at most %d)", MAX_FILES);
+                free(r);
+            } else {
+                if (out->n == out->cap) {
+                    out->cap = out->cap ? out->cap * 2 : 16;
+                    out->items = xrealloc(out->items, out->cap * sizeof(char *));
+                }
+                out->items[out->n++] = r;
+            }
+        } else {
+            free(r);
+        }
+        free(f);
+    }
+    closedir(d);
+    free(full);
+}
+
+int deploy_read_dir(const char *dir, jv **bundle, sl_problems *problems)
+{
+    size_t before = problems->n + problems->dropped;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        problems_add(problems, dir, "", "not a folder");
+        return SL_EINVAL;
+    }
+    path_list paths = {0};
+    scan(dir, "", &paths, problems, 0);
+    qsort(paths.items, paths.n, sizeof(char *), cmp_str);
+    jv *comps = jv_new_array();
+    for (size_t i = 0; i < paths.n; i++) {
+        char *full = xasprintf("%s/%s", dir, paths.items[i]);
+        char *text = NULL;
+        size_t len = 0;
+        sl_error err = {0};
+        if (file_read(full, MAX_FILE_BYTES, &text, &len, &err) != 0) {
+            problems_add(problems, paths.items[i], "", "%s", err.msg);
+        } else {
+            jv *doc = jv_parse(text, len, &err);
+            if (!doc) {
+                problems_add(problems, paths.items[i], "", "not valid JSON (%s): %s", err.where, err.msg);
+            } else {
+                jv *c = jv_new_object();
+                jv_set_str(c, "file", paths.items[i]);
+                jv_set_take(c, "doc", doc);
+                jv_push_take(comps, c);
+            }
+        }
+        free(text);
+        free(full);
+        free(paths.items[i]);
+    }
+    free(paths.items);
+    if (problems->n + problems->dropped > before) {
+        jv_free(comps);
+        return SL_EINVAL;
+    }
+    if (jv_len(comps) == 0) {
+        jv_free(comps);
+        problems_add(problems, dir, "", "no component files (*.json) found");
+        return SL_EINVAL;
+    }
+    jv *b = jv_new_object();
+    jv_set_take(b, "components", comps);
+    *bundle = b;
+    return 0;
+}
+
+/* ---- Flow Service components ---- */
+
+static const char *config_content_type(const char *t)
+{
+    if (!t || strcmp(t, "String") == 0)
+        return "ContentString";
+    if (strcmp(t, "Number") == 0)
+        return "ContentNumber";
+    if (strcmp(t, "Boolean") == 0)
+        return "ContentBoolean";
+    if (strcmp(t, "DateTime") == 0)
+        return "ContentDateTime";
+    if (strcmp(t, "Password") == 0)
+        return "ContentPassword";
+    return NULL;
+}
+
+/* 1..max characters (UTF-8 code points; JSON text is valid UTF-8), no control characters. */
+static bool text_ok(const char *s, size_t max)
+{
+    if (!s || !*s)
+        return false;
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+            return false;
+        if ((*p & 0xc0) != 0x80)
+            chars++;
+    }
+    return chars <= max;
+}
+
+static bool external_name_ok(const char *s)
+{
+    if (!s || !*s || strlen(s) > 100)
+        return false;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.'))
+            return false;
+    }
+    return strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/* Reports members of obj not in allowed (NULL-terminated). */
+static void check_members(const jv *obj, const char *const *allowed, const char *file, const char *ptr,
+                          sl_problems *problems)
+{
+    for (void *it = jv_obj_iter(obj); it; it = jv_obj_next(obj, it)) {
+        const char *k = jv_obj_key(it);
+        bool ok = false;
+        for (size_t i = 0; allowed[i]; i++)
+            if (strcmp(allowed[i], k) == 0)
+                ok = true;
+        if (!ok) {
+            char *p = pointer_join(ptr, k);
+            problems_add(problems, file, p, "unknown member \"%s\"", k);
+            free(p);
+        }
+    }
+}
+
+static char *url_encode(const char *s)
+{
+    buf b;
+    buf_init(&b, 4096);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+            *p == '_' || *p == '.' || *p == '~')
+            buf_putc(&b, (char)*p);
+        else
+            buf_printf(&b, "%%%02X", *p);
+    }
+    return buf_take(&b);
+}
+
+static void flowservice_free(flowservice *s)
+{
+    free(s->name);
+    free(s->external_name);
+    free(s->file);
+    for (size_t i = 0; i < s->nconfig; i++)
+        free(s->config[i].name);
+    free(s->config);
+    for (size_t i = 0; i < s->nactions; i++) {
+        free(s->actions[i].name);
+        free(s->actions[i].description);
+        free(s->actions[i].uri_part);
+        free(s->actions[i].request_prefix);
+        free(s->actions[i].response_prefix);
+    }
+    free(s->actions);
+    free(s->describe);
+}
+
+static const process *find_process(deployment *d, const char *name)
+{
+    for (size_t i = 0; i < d->nprocesses; i++)
+        if (strcmp(process_name(d->processes[i]), name) == 0)
+            return d->processes[i];
+    return NULL;
+}
+
+static const profile *find_profile(void *ctx, const char *name)
+{
+    deployment *d = ctx;
+    for (size_t i = 0; i < d->nprofiles; i++)
+        if (strcmp(d->profiles[i]->name, name) == 0)
+            return d->profiles[i];
+    return NULL;
+}
+
+static int cmp_action(const void *a, const void *b)
+{
+    return strcmp(((const fs_action *)a)->name, ((const fs_action *)b)->name);
+}
+
+static void parse_flowservice(deployment *d, const jv *doc, const char *file, flowservice *s, sl_problems *problems)
+{
+    static const char *const top[] = {"component", "name", "description", "externalName", "configurationValues",
+                                      "messageActions", NULL};
+    check_members(doc, top, file, "", problems);
+    s->file = xstrdup(file);
+    const char *ext = jv_get_str(doc, "externalName");
+    if (!external_name_ok(ext))
+        problems_add(problems, file, "/externalName",
+                     "externalName is required: 1-100 characters of letters, digits, '-', '_' and '.'");
+    s->external_name = xstrdup(ext ? ext : "");
+    const jv *cvs = jv_get(doc, "configurationValues");
+    if (cvs && !jv_is_array(cvs))
+        problems_add(problems, file, "/configurationValues", "must be an array");
+    size_t ncv = jv_len(cvs);
+    s->config = xcalloc(ncv ? ncv : 1, sizeof(fs_config_value));
+    for (size_t i = 0; i < ncv; i++) {
+        const jv *cv = jv_at(cvs, i);
+        char *p = pointer_join_index("/configurationValues", i);
+        if (!jv_is_object(cv)) {
+            problems_add(problems, file, p, "must be an object");
+            free(p);
+            continue;
+        }
+        static const char *const allowed[] = {"name", "type", "required", "description", NULL};
+        check_members(cv, allowed, file, p, problems);
+        const char *name = jv_get_str(cv, "name");
+        char *pn = pointer_join(p, "name");
+        if (!text_ok(name, 100))
+            problems_add(problems, file, pn, "name is required (1-100 characters, no control characters)");
+        for (size_t k = 0; name && k < s->nconfig; k++)
+            if (strcmp(s->config[k].name, name) == 0)
+                problems_add(problems, file, pn, "duplicate configuration value \"%s\"", name);
+        free(pn);
+        const jv *t = jv_get(cv, "type");
+        const char *ct = config_content_type(jv_str(t));
+        if ((t && !jv_is_string(t)) || !ct) {
+            char *pt = pointer_join(p, "type");
+            problems_add(problems, file, pt, "type must be String, Number, Boolean, DateTime or Password");
+            free(pt);
+        }
+        const jv *req = jv_get(cv, "required");
+        if (req && !jv_is_bool(req)) {
+            char *pr = pointer_join(p, "required");
+            problems_add(problems, file, pr, "must be true or false");
+            free(pr);
+        }
+        s->config[s->nconfig].name = xstrdup(name ? name : "");
+        s->config[s->nconfig].content_type = ct ? ct : "ContentString";
+        s->config[s->nconfig].required = jv_bool(req);
+        s->nconfig++;
+        free(p);
+    }
+    const jv *mas = jv_get(doc, "messageActions");
+    if (mas && !jv_is_array(mas))
+        problems_add(problems, file, "/messageActions", "must be an array");
+    size_t nma = jv_len(mas);
+    s->actions = xcalloc(nma ? nma : 1, sizeof(fs_action));
+    for (size_t i = 0; i < nma; i++) {
+        const jv *ma = jv_at(mas, i);
+        char *p = pointer_join_index("/messageActions", i);
+        if (!jv_is_object(ma)) {
+            problems_add(problems, file, p, "must be an object");
+            free(p);
+            continue;
+        }
+        static const char *const allowed[] = {"name", "description", "process", NULL};
+        check_members(ma, allowed, file, p, problems);
+        const char *name = jv_get_str(ma, "name");
+        char *pn = pointer_join(p, "name");
+        if (!text_ok(name, 100))
+            problems_add(problems, file, pn, "name is required (1-100 characters, no control characters)");
+        for (size_t k = 0; name && k < s->nactions; k++)
+            if (strcmp(s->actions[k].name, name) == 0)
+                problems_add(problems, file, pn, "duplicate message action \"%s\"", name);
+        free(pn);
+        const jv *desc = jv_get(ma, "description");
+        if (desc && !jv_is_string(desc)) {
+            char *pd = pointer_join(p, "description");
+            problems_add(problems, file, pd, "must be text");
+            free(pd);
+        }
+        const char *proc = jv_get_str(ma, "process");
+        char *pp = pointer_join(p, "process");
+        const process *pr = proc ? find_process(d, proc) : NULL;
+        if (!proc)
+            problems_add(problems, file, pp, "process is required: the name of a listener process");
+        else if (!pr)
+            problems_add(problems, file, pp, "unknown process \"%s\"", proc);
+        else if (process_start(pr)->service_type != SERVICE_MESSAGE_ACTION)
+            problems_add(problems, file, pp, "process \"%s\" does not listen for a Message Action", proc);
+        free(pp);
+        fs_action *a = &s->actions[s->nactions++];
+        a->name = xstrdup(name ? name : "");
+        a->description = jv_str(desc) ? xstrdup(jv_str(desc)) : NULL;
+        char *enc = url_encode(a->name);
+        a->uri_part = xasprintf("actions/%s", enc);
+        free(enc);
+        a->process = pr;
+        a->request_prefix = xasprintf("%s REQUEST", a->name);
+        a->response_prefix = xasprintf("%s RESPONSE", a->name);
+        free(p);
+    }
+    qsort(s->actions, s->nactions, sizeof(fs_action), cmp_action);
+}
+
+static void render_describe(flowservice *s)
+{
+    jv *r = jv_new_object();
+    jv_set_null(r, "culture");
+    jv_set_null(r, "uri");
+    jv *cvs = jv_new_array();
+    for (size_t i = 0; i < s->nconfig; i++) {
+        jv *v = jv_new_object();
+        jv_set_str(v, "developerName", s->config[i].name);
+        jv_set_null(v, "contentValue");
+        jv_set_str(v, "contentType", s->config[i].content_type);
+        jv_set_null(v, "typeElementDeveloperName");
+        jv_set_int(v, "ordinal", (int64_t)i);
+        jv_set_bool(v, "required", s->config[i].required);
+        jv_push_take(cvs, v);
+    }
+    jv_set_take(r, "configurationValues", cvs);
+    static const char *const flags[] = {"providesAutoBinding", "providesDatabase", "providesFiles",
+                                        "providesIdentity", "providesListening", "providesLogic",
+                                        "providesNotifications", "providesSmartSave", "providesSocial",
+                                        "providesSharing", "providesViews", "providesVoting", NULL};
+    for (size_t i = 0; flags[i]; i++)
+        jv_set_bool(r, flags[i], strcmp(flags[i], "providesLogic") == 0 && s->nactions > 0);
+    jv *actions = jv_new_array();
+    jv *types = jv_new_array();
+    for (size_t i = 0; i < s->nactions; i++) {
+        fs_action *a = &s->actions[i];
+        const process_start_op *op = process_start(a->process);
+        jv *act = jv_new_object();
+        jv_set_str(act, "developerName", a->name);
+        jv_set_str(act, "developerSummary", a->description ? a->description : "");
+        jv_set_str(act, "uriPart", a->uri_part);
+        jv *in = jv_new_array(), *out = jv_new_array();
+        profile_describe(op->request, a->request_prefix, in, types);
+        profile_describe(op->response, a->response_prefix, out, types);
+        jv_set_take(act, "serviceInputs", in);
+        jv_set_take(act, "serviceOutputs", out);
+        jv_set_take(act, "serviceActionOutcomes", jv_new_array());
+        jv_set_bool(act, "isViewMessageAction", false);
+        jv_push_take(actions, act);
+    }
+    jv_set_take(r, "actions", actions);
+    jv *install = jv_new_object();
+    jv_set_take(install, "typeElements", types);
+    jv_set_take(r, "install", install);
+    buf b;
+    buf_init(&b, 64u << 20);
+    jv_dump(r, &b);
+    s->describe_len = b.len;
+    s->describe = buf_take(&b);
+    jv_free(r);
+}
+
+/* ---- building a deployment ---- */
+
+static void digest_of(const jv *doc, char out[65])
+{
+    char *text = jv_dumps(doc);
+    uint8_t h[SHA256_LEN];
+    sha256(text, strlen(text), h);
+    hex_encode(h, SHA256_LEN, out);
+    free(text);
+}
+
+int deploy_build(const jv *bundle, deployment **out, sl_problems *problems)
+{
+    size_t before = problems->n + problems->dropped;
+    deployment *d = xcalloc(1, sizeof *d);
+    atomic_init(&d->_refs, 1);
+    d->bundle = jv_new_object();
+    jv *comps_out = jv_new_array();
+    jv_set_take(d->bundle, "components", comps_out);
+    const jv *comps = jv_get(bundle, "components");
+    size_t n = jv_len(comps);
+    d->profiles = xcalloc(n ? n : 1, sizeof(profile *));
+    d->processes = xcalloc(n ? n : 1, sizeof(process *));
+    d->services = xcalloc(n ? n : 1, sizeof(flowservice));
+    const jv **fs_docs = xcalloc(n ? n : 1, sizeof(jv *));
+    const char **fs_files = xcalloc(n ? n : 1, sizeof(char *));
+    size_t nfs = 0;
+    buf all;
+    buf_init(&all, SIZE_MAX);
+    for (size_t i = 0; i < n; i++) {
+        const jv *c = jv_at(comps, i);
+        const char *file = jv_get_str(c, "file");
+        const jv *doc = jv_get(c, "doc");
+        if (!file)
+            file = "(bundle)";
+        if (!jv_is_object(doc)) {
+            problems_add(problems, file, "", "a component is a JSON object");
+            continue;
+        }
+        const char *kind = jv_get_str(doc, "component");
+        const char *name = jv_get_str(doc, "name");
+        if (!kind) {
+            problems_add(problems, file, "/component", "\"component\" is required: \"profile\", \"process\" or \"flowservice\"");
+            continue;
+        }
+        if (!text_ok(name, 100)) {
+            problems_add(problems, file, "/name", "name is required (1-100 characters, no control characters)");
+            continue;
+        }
+        jv *entry = jv_new_object();
+        jv_set_str(entry, "file", file);
+        jv_set_str(entry, "kind", kind);
+        jv_set_str(entry, "name", name);
+        char dg[65];
+        digest_of(doc, dg);
+        jv_set_str(entry, "digest", dg);
+        jv_set(entry, "doc", (jv *)doc);
+        jv_push_take(comps_out, entry);
+        buf_printf(&all, "%s\n%s\n", file, dg);
+        if (strcmp(kind, "profile") == 0) {
+            for (size_t k = 0; k < d->nprofiles; k++)
+                if (strcmp(d->profiles[k]->name, name) == 0)
+                    problems_add(problems, file, "/name", "another profile is already named \"%s\"", name);
+            profile *p = NULL;
+            if (profile_parse(doc, file, &p, problems) == 0)
+                d->profiles[d->nprofiles++] = p;
+        } else if (strcmp(kind, "process") == 0) {
+            for (size_t k = 0; k < d->nprocesses; k++)
+                if (strcmp(process_name(d->processes[k]), name) == 0)
+                    problems_add(problems, file, "/name", "another process is already named \"%s\"", name);
+            process *p = NULL;
+            if (process_parse(doc, file, &p, problems) == 0)
+                d->processes[d->nprocesses++] = p;
+        } else if (strcmp(kind, "flowservice") == 0) {
+            fs_docs[nfs] = doc;
+            fs_files[nfs] = file;
+            nfs++;
+        } else {
+            problems_add(problems, file, "/component", "unknown component kind \"%s\" (profile, process or flowservice)",
+                         kind);
+        }
+    }
+    for (size_t i = 0; i < d->nprocesses; i++)
+        process_link(d->processes[i], find_profile, d, problems);
+    for (size_t i = 0; i < nfs; i++) {
+        flowservice *s = &d->services[d->nservices++];
+        s->name = xstrdup(jv_get_str(fs_docs[i], "name"));
+        parse_flowservice(d, fs_docs[i], fs_files[i], s, problems);
+        for (size_t k = 0; k + 1 < d->nservices; k++) {
+            if (strcmp(d->services[k].name, s->name) == 0)
+                problems_add(problems, fs_files[i], "/name", "another flowservice is already named \"%s\"", s->name);
+            if (s->external_name[0] && strcmp(d->services[k].external_name, s->external_name) == 0)
+                problems_add(problems, fs_files[i], "/externalName", "path /fs/%s is already used by \"%s\"",
+                             s->external_name, d->services[k].name);
+        }
+    }
+    free(fs_docs);
+    free(fs_files);
+    uint8_t h[SHA256_LEN];
+    sha256(all.data ? all.data : "", all.len, h);
+    hex_encode(h, SHA256_LEN, d->digest);
+    buf_free(&all);
+    if (problems->n + problems->dropped > before) {
+        deploy_unref(d);
+        return SL_EINVAL;
+    }
+    for (size_t i = 0; i < d->nservices; i++)
+        render_describe(&d->services[i]);
+    *out = d;
+    return 0;
+}
+
+deployment *deploy_ref(deployment *d)
+{
+    atomic_fetch_add(&d->_refs, 1);
+    return d;
+}
+
+void deploy_unref(deployment *d)
+{
+    if (!d || atomic_fetch_sub(&d->_refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < d->nservices; i++)
+        flowservice_free(&d->services[i]);
+    free(d->services);
+    for (size_t i = 0; i < d->nprocesses; i++)
+        process_free(d->processes[i]);
+    free(d->processes);
+    for (size_t i = 0; i < d->nprofiles; i++)
+        profile_free(d->profiles[i]);
+    free(d->profiles);
+    jv_free(d->bundle);
+    free(d);
+}
+
+const flowservice *deploy_service(const deployment *d, const char *external_name)
+{
+    for (size_t i = 0; d && i < d->nservices; i++)
+        if (strcmp(d->services[i].external_name, external_name) == 0)
+            return &d->services[i];
+    return NULL;
+}
+
+const fs_action *deploy_action(const flowservice *s, const char *name)
+{
+    for (size_t i = 0; s && i < s->nactions; i++)
+        if (strcmp(s->actions[i].name, name) == 0)
+            return &s->actions[i];
+    return NULL;
+}
+
+void deploy_format_problems(const sl_problems *p, buf *out)
+{
+    for (size_t i = 0; i < p->n; i++)
+        buf_printf(out, "%s: %s: %s\n", p->items[i].file, p->items[i].pointer[0] ? p->items[i].pointer : "/",
+                   p->items[i].message);
+    if (p->dropped)
+        buf_printf(out, "(%zu more problems not shown)\n", p->dropped);
+}
