@@ -73,6 +73,8 @@ static int parse_size(const char *s, size_t *out)
 {
     char *end;
     errno = 0;
+    if (*s < '0' || *s > '9')
+        return -1; /* strtoull would accept "-1" and " 1" */
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || *end || end == s || v == 0)
         return -1;

@@ -422,7 +422,10 @@ int atom_deploy_dir(atom *a, const char *dir, int64_t *version, bool *changed, s
 
 int atom_user_add(atom *a, const char *name, char **token, sl_error *err)
 {
-    return users_add(a->store, name, token, err);
+    int rc = users_add(a->store, name, token, err);
+    if (rc == 0)
+        users_reload(a->users); /* effective at once in this process */
+    return rc;
 }
 
 /* ---- HTTP ---- */
