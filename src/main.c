@@ -234,7 +234,7 @@ static void on_headers(void *ctx, http_request *req)
     }
     /* Everything else is answered in on_request: answering on the first libmicrohttpd call
      * would close the connection instead of keeping it alive. */
-    req->max_body = 0;
+    req->max_body = 64 * 1024; /* read (and ignore) a small body so the answer is 404, not 413 */
     req->route = strcmp(req->path, "/healthz") == 0 ? "healthz" : strcmp(req->path, "/metrics") == 0 ? "metrics" : "other";
 }
 
@@ -258,14 +258,33 @@ static void on_request(void *ctx, http_request *req)
     }
 }
 
-static int serve(const options *o, atom *a, const char *banner)
+/* Servers take SIGINT/SIGTERM with sigwait in the main thread. Block them before any thread
+ * starts (threads inherit the mask), so no other thread can be killed by them. */
+static void block_signals(sigset_t *set)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads started from here on inherit the mask */
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+static void print_demo(const char *base, const char *token)
+{
+    printf("atom: %s/fs/upload\n"
+           "console: %s/api/atom/v1/listeners\n"
+           "user: demo\n"
+           "token: %s\n"
+           "try: curl -s -u demo:%s -X POST %s/fs/upload/actions/Greet -H 'Content-Type: application/json' "
+           "-d '{\"inputs\":[{\"developerName\":\"Name\",\"contentType\":\"ContentString\",\"contentValue\":\"Ada\"}]}'\n",
+           base, base, token, token, base);
+    fflush(stdout);
+}
+
+/* Serves until SIGINT/SIGTERM (block_signals must have run first). demo_token: print the demo
+ * lines, with the address actually bound, once listening. */
+static int serve(const options *o, atom *a, const char *banner, sigset_t *set, const char *demo_token)
+{
     server_ctx ctx = {.atom = a, .started_ms = now_ms()};
     http_server_config hc = {.listen = o->listen, .threads = o->http_threads, .on_headers = on_headers,
                              .on_request = on_request, .ctx = &ctx};
@@ -282,12 +301,14 @@ static int serve(const options *o, atom *a, const char *banner)
     if (colon)
         *colon = 0;
     char *url = xasprintf("http://%s:%s", addr, port);
+    if (demo_token)
+        print_demo(url, demo_token);
     log_info("sluice", "listening", "url", url, "#port", port, "data", o->data, "mode", banner, NULL);
     if (log_get_level() > LOG_INFO)
         fprintf(stderr, "sluice: listening on %s\n", url);
     free(url);
     int sig = 0;
-    sigwait(&set, &sig);
+    sigwait(set, &sig);
     log_info("sluice", "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     atom_shutdown(a, 10000);
     http_server_stop(srv);
@@ -311,6 +332,8 @@ static int cmd_serve(int argc, char **argv, const char *mode)
                common_help);
         return 0;
     }
+    sigset_t set;
+    block_signals(&set);
     atom_config cfg = atom_cfg(&o, true);
     atom *a = NULL;
     sl_error err = {0};
@@ -322,7 +345,7 @@ static int cmd_serve(int argc, char **argv, const char *mode)
         atom_close(a);
         return 1;
     }
-    int rc = serve(&o, a, mode);
+    int rc = serve(&o, a, mode, &set, NULL);
     atom_close(a);
     return rc;
 }
@@ -438,6 +461,8 @@ static int cmd_demo(int argc, char **argv)
         fprintf(stderr, "sluice: cannot find the example components; pass --examples DIR\n");
         return 1;
     }
+    sigset_t set;
+    block_signals(&set);
     atom_config cfg = atom_cfg(&o, true);
     atom *a = NULL;
     sl_error err = {0};
@@ -455,18 +480,8 @@ static int cmd_demo(int argc, char **argv)
         atom_close(a);
         return 1;
     }
-    char base[160];
-    snprintf(base, sizeof base, "http://%s", o.listen);
-    printf("atom: %s/fs/upload\n"
-           "console: %s/api/atom/v1/listeners\n"
-           "user: demo\n"
-           "token: %s\n"
-           "try: curl -s -u demo:%s -X POST %s/fs/upload/actions/Greet -H 'Content-Type: application/json' "
-           "-d '{\"inputs\":[{\"developerName\":\"Name\",\"contentType\":\"ContentString\",\"contentValue\":\"Ada\"}]}'\n",
-           base, base, token, token, base);
-    fflush(stdout);
+    int rc = serve(&o, a, "demo", &set, token);
     free(token);
-    int rc = serve(&o, a, "demo");
     atom_close(a);
     return rc;
 }

@@ -197,10 +197,14 @@ static void *writer_main(void *arg)
             }
             pthread_cond_timedwait(&a->rec_cv, &a->rec_mu, &t);
         }
-        exec_record *l = take_records(a);
         bool stop = a->stopping;
         pthread_mutex_unlock(&a->rec_mu);
+        pthread_mutex_lock(&a->write_mu);
+        pthread_mutex_lock(&a->rec_mu);
+        exec_record *l = take_records(a);
+        pthread_mutex_unlock(&a->rec_mu);
         write_records(a, l);
+        pthread_mutex_unlock(&a->write_mu);
         if (stop && !l)
             return NULL;
         /* batch: let records accumulate a little under load */
@@ -234,12 +238,14 @@ void atom_record(atom *a, exec_record *r)
 
 void atom_record_callback(atom *a, const char *id, const char *outcome)
 {
+    pthread_mutex_lock(&a->write_mu);
     pthread_mutex_lock(&a->rec_mu);
     for (exec_record *r = a->rec_head; r; r = r->next) {
         if (strcmp(r->id, id) == 0) {
             free(r->callback);
             r->callback = xstrdup(outcome);
             pthread_mutex_unlock(&a->rec_mu);
+            pthread_mutex_unlock(&a->write_mu);
             return;
         }
     }
@@ -248,14 +254,17 @@ void atom_record_callback(atom *a, const char *id, const char *outcome)
     sl_error err = {0};
     store_exec(a->store, "UPDATE executions SET callback = ?1 WHERE id = ?2", p, NULL, NULL, &err);
     jv_free(p);
+    pthread_mutex_unlock(&a->write_mu);
 }
 
 void atom_flush_records(atom *a)
 {
+    pthread_mutex_lock(&a->write_mu);
     pthread_mutex_lock(&a->rec_mu);
     exec_record *l = take_records(a);
     pthread_mutex_unlock(&a->rec_mu);
     write_records(a, l);
+    pthread_mutex_unlock(&a->write_mu);
 }
 
 /* ---- lifecycle ---- */
@@ -271,7 +280,8 @@ int atom_open(const atom_config *cfg, bool start_runtime, atom **out, sl_error *
         a->cfg.max_request_bytes = 1u << 20;
     if (!a->cfg.workers) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        a->cfg.workers = (unsigned)(n > 0 ? 2 * n : 4);
+        /* Executions may wait on slow systems, so there are more workers than cores. */
+        a->cfg.workers = (unsigned)(n > 0 && 2 * n > 16 ? 2 * n : 16);
     }
     if (!a->cfg.max_queue)
         a->cfg.max_queue = 10000;
@@ -285,6 +295,7 @@ int atom_open(const atom_config *cfg, bool start_runtime, atom **out, sl_error *
         a->cfg.callback_attempts = 6;
     pthread_mutex_init(&a->dep_mu, NULL);
     pthread_mutex_init(&a->rec_mu, NULL);
+    pthread_mutex_init(&a->write_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -354,6 +365,7 @@ void atom_close(atom *a)
     store_close(a->store);
     pthread_cond_destroy(&a->rec_cv);
     pthread_mutex_destroy(&a->rec_mu);
+    pthread_mutex_destroy(&a->write_mu);
     pthread_mutex_destroy(&a->dep_mu);
     free(a);
 }

@@ -31,6 +31,8 @@ struct atom {
     http_client *client;
     /* execution records */
     pthread_mutex_t rec_mu;
+    pthread_mutex_t write_mu; /* held while a batch is taken and written, so a callback outcome
+                               * is never applied between the two */
     pthread_cond_t rec_cv;
     exec_record *rec_head, *rec_tail;
     size_t rec_n;

@@ -75,7 +75,8 @@ int deploy_read_dir(const char *dir, jv **bundle, sl_problems *problems)
     }
     path_list paths = {0};
     scan(dir, "", &paths, problems, 0);
-    qsort(paths.items, paths.n, sizeof(char *), cmp_str);
+    if (paths.n > 1)
+        qsort(paths.items, paths.n, sizeof(char *), cmp_str);
     jv *comps = jv_new_array();
     for (size_t i = 0; i < paths.n; i++) {
         char *full = xasprintf("%s/%s", dir, paths.items[i]);

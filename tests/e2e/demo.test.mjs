@@ -1,0 +1,105 @@
+// `sluice demo`: deploys examples/upload, creates the user "demo", prints how to reach it, serves.
+import { after, before, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  assertProblem, basicAuth, ev, hook, it, mobject, output, poll, prop, propOf, serviceRequest, startServer,
+} from './helpers.mjs';
+
+describe('sluice demo', () => {
+  let srv;
+  let user;
+  let token;
+  before(hook(async () => {
+    srv = await startServer({ command: 'demo', user: null });
+    await poll(() => /^token: /m.test(srv.stdoutText), { what: 'the demo banner on stdout' });
+    user = /^user: (.*)$/m.exec(srv.stdoutText)?.[1];
+    token = /^token: (.*)$/m.exec(srv.stdoutText)?.[1];
+  }));
+  after(async () => {
+    await srv?.stop();
+  });
+
+  const call = (action, inputs) => srv.action(action, serviceRequest({ inputs }), { service: 'upload', auth: basicAuth(user, token) });
+
+  it('prints "user: " and "token: " lines on stdout', () => {
+    assert.equal(user, 'demo');
+    assert.match(token, /^\S{20,}$/);
+    srv.user = user;
+    srv.token = token;
+  });
+
+  it('the printed addresses point at the port it actually listens on', () => {
+    const urls = srv.stdoutText.match(/http:\/\/[^\s/']+/g) ?? [];
+    assert.ok(urls.length > 0, srv.stdoutText);
+    for (const u of urls) assert.equal(u, srv.url, `printed ${u}, but the server listens on ${srv.url}:\n${srv.stdoutText}`);
+  });
+
+  it('the printed token is accepted as soon as the server answers /healthz', async () => {
+    // The demo creates the user itself, before it listens: nothing should make the first call fail.
+    const d = await srv.post('/fs/upload/metadata', {}, { auth: basicAuth(user, token) });
+    assert.equal(d.status, 200, d.text);
+  });
+
+  it('serves /fs/upload with the example actions', async () => {
+    const d = await poll(async () => {
+      const x = await srv.post('/fs/upload/metadata', {}, { auth: basicAuth(user, token) });
+      return x.status === 200 ? x : null;
+    }, { timeoutMs: 1500, what: 'the demo credentials to be accepted' });
+    assert.deepEqual(d.json.actions.map((a) => [a.developerName, a.uriPart]), [['Greet', 'actions/Greet'], ['Quote Order', 'actions/Quote%20Order']]);
+  });
+
+  it('Greet: Ada in French → "Bonjour, Ada !"', async () => {
+    const r = await call('Greet', [ev.string('Name', 'Ada'), ev.string('Language', 'fr')]);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.invokeType, 'FORWARD');
+    assert.equal(output(r, 'Message').contentValue, 'Bonjour, Ada !');
+    assert.match(output(r, 'Execution').contentValue, /^[0-9a-f-]{36}$/);
+  });
+
+  it('Greet in German, English by default, and a stranger for a blank name', async () => {
+    assert.equal(output(await call('Greet', [ev.string('Name', 'Ada'), ev.string('Language', 'DE')]), 'Message').contentValue, 'Hallo, Ada!');
+    assert.equal(output(await call('Greet', [ev.string('Name', 'Ada')]), 'Message').contentValue, 'Hello, Ada!');
+    assert.equal(output(await call('Greet', [ev.string('Name', '   '), ev.string('Language', 'en')]), 'Message').contentValue, 'Hello, stranger!');
+  });
+
+  it('Quote Order with two lines: line totals, formatted displays and the summary', async () => {
+    const line = (sku, qty, price, i) => mobject('Quote Order REQUEST - Lines', [
+      prop.string('Sku', sku), prop.number('Quantity', qty), prop.number('Unit Price', price),
+    ], i);
+    const r = await call('Quote Order', [
+      ev.string('Customer', 'Ada'),
+      ev.datetime('Placed', '2024-03-05T23:30:00-02:00'),
+      ev.boolean('Express', 'true'),
+      ev.object('Address', 'Quote Order REQUEST - Address', mobject('Quote Order REQUEST - Address', [
+        prop.string('Street', '1 Analytical Way'), prop.string('City', 'London'), prop.string('Country', 'gb'),
+      ])),
+      ev.list('Lines', 'Quote Order REQUEST - Lines', [line('A-1', '2', '1234.5', 0), line('B-2', '3', '0.25', 1)]),
+    ]);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.invokeType, 'FORWARD');
+    assert.equal(output(r, 'Customer').contentValue, 'Ada');
+    assert.equal(output(r, 'Summary').contentValue, '2 line(s) for Ada');
+    assert.equal(output(r, 'Line Count').contentValue, '2');
+    assert.equal(output(r, 'Shipping').contentValue, 'express to GB');
+    assert.equal(output(r, 'Placed On').contentValue, '06/03/2024'); // 23:30 at -02:00 is the next day in UTC
+    const shipTo = output(r, 'Ship To');
+    assert.equal(shipTo.typeElementDeveloperName, 'Quote Order RESPONSE - Ship To');
+    assert.equal(propOf(shipTo.objectData[0], 'City').contentValue, 'London');
+    assert.equal(propOf(shipTo.objectData[0], 'Country').contentValue, 'gb');
+    const lines = output(r, 'Lines');
+    assert.equal(lines.contentType, 'ContentList');
+    assert.equal(lines.typeElementDeveloperName, 'Quote Order RESPONSE - Lines');
+    assert.deepEqual(lines.objectData.map((m) => ['Sku', 'Line Total', 'Display'].map((n) => propOf(m, n).contentValue)), [
+      ['A-1', '2469', '2,469.00'],
+      ['B-2', '0.75', '0.75'],
+    ]);
+  });
+
+  it('Quote Order without lines fails: 500 problem "needs at least one line"', async () => {
+    const r = await call('Quote Order', [ev.string('Customer', 'Bob'), ev.list('Lines', 'Quote Order REQUEST - Lines', [])]);
+    const p = assertProblem(r, 500, { kind: 'service', message: 'needs at least one line' });
+    assert.ok(p.message.includes('an order for Bob needs at least one line'), p.message);
+    const anon = await call('Quote Order', []);
+    assertProblem(anon, 500, { kind: 'service', message: 'an order for an unnamed customer needs at least one line' });
+  });
+});
