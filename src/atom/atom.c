@@ -148,22 +148,23 @@ static void write_records(atom *a, exec_record *list)
             jv_push_take(p, jv_new_int(r->deployment));
             jv_push_take(p, r->shapes ? jv_new_str(r->shapes) : jv_new_null());
             /* A callback outcome may have been recorded before the record itself was written. */
+            /* Callback outcomes never race this insert: atom_record_callback holds write_mu. */
             store_exec(a->store,
                        "INSERT INTO executions(id, process, trigger, started_ms, duration_us, status, error, docs_in,"
-                       " docs_out, waited, callback, deployment, shapes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
-                       " ON CONFLICT(id) DO UPDATE SET process=excluded.process, trigger=excluded.trigger,"
-                       " started_ms=excluded.started_ms, duration_us=excluded.duration_us, status=excluded.status,"
-                       " error=excluded.error, docs_in=excluded.docs_in, docs_out=excluded.docs_out,"
-                       " waited=excluded.waited, deployment=excluded.deployment, shapes=excluded.shapes",
+                       " docs_out, waited, callback, deployment, shapes) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
                        p, NULL, NULL, &err);
             jv_free(p);
         }
-        jv *keep = store_params("i", a->cfg.keep_executions);
-        store_exec(a->store,
-                   "DELETE FROM executions WHERE started_ms < (SELECT started_ms FROM executions"
-                   " ORDER BY started_ms DESC LIMIT 1 OFFSET ?1)",
-                   keep, NULL, NULL, &err);
-        jv_free(keep);
+        /* Retention: rowids grow with every insert, so the oldest records are the lowest rowids.
+         * Pruning is a range delete on the rowid, done at most every few seconds. */
+        int64_t now = mono_ms();
+        if (now - a->last_prune_ms >= 5000) {
+            a->last_prune_ms = now;
+            jv *keep = store_params("i", a->cfg.keep_executions);
+            store_exec(a->store, "DELETE FROM executions WHERE rowid <= (SELECT max(rowid) FROM executions) - ?1", keep,
+                       NULL, NULL, &err);
+            jv_free(keep);
+        }
         if (store_tx_commit(a->store, &err) != 0)
             log_error("atom", "cannot write execution records", "error", err.msg, NULL);
     }

@@ -37,6 +37,7 @@ struct atom {
     exec_record *rec_head, *rec_tail;
     size_t rec_n;
     bool stopping;
+    int64_t last_prune_ms; /* writer thread only */
     pthread_t writer, watcher;
     bool runtime;
     _Atomic int64_t inflight;

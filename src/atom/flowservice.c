@@ -144,10 +144,17 @@ static void send_callback(fs_job *j, const jv *response)
     free(body);
 }
 
+static bool decode_request(fs_job *j);
+
 static void run_job(void *arg)
 {
     fs_job *j = arg;
     atom *a = j->a;
+    if (!decode_request(j)) { /* answered with a problem */
+        atomic_fetch_sub(&a->inflight, 1);
+        job_unref(j);
+        return;
+    }
     const process *proc = j->act->process;
     const process_start_op *op = process_start(proc);
     jv *inputs = jv_new_array();
@@ -248,78 +255,50 @@ static void add_prop(jv *props, const char *name, const jv *v)
     }
 }
 
-static void handle_action(atom *a, http_request *req, deployment *dep, const flowservice *svc, const char *name)
+/* Worker side of an action call, before the process runs: parses the ServiceRequest, turns its
+ * inputs into the document, sets the dynamic process properties and arms the sync-timeout timer.
+ * Runs on the worker so the request's memory is allocated and freed on one thread and the HTTP
+ * threads only route. Returns false after answering the request with a problem. */
+static bool decode_request(fs_job *j)
 {
-    const fs_action *act = deploy_action(svc, name);
-    if (!act) {
-        buf names;
-        buf_init(&names, 2048);
-        for (size_t i = 0; i < svc->nactions; i++)
-            buf_printf(&names, "%s\"%s\"", i ? ", " : "", svc->actions[i].name);
-        atom_problem(req, 404, "api", "/uri", "unknown message action \"%s\" on /fs/%s (known: %s)", name,
-                     svc->external_name, names.data ? names.data : "none");
-        buf_free(&names);
-        deploy_unref(dep);
-        return;
-    }
+    atom *a = j->a;
+    http_request *req = j->req;
     sl_error err = {0};
     jv *request = jv_parse(req->body, req->body_len, &err);
     if (!request) {
+        j->state = 1;
         atom_problem(req, 400, "api", err.where, "the request body is not valid JSON: %s (at %s)", err.msg, err.where);
-        deploy_unref(dep);
-        return;
+        return false;
     }
+    j->request = request;
     if (!jv_is_object(request)) {
-        atom_problem(req, 400, "api", "", "the request body must be a ServiceRequest object");
-        jv_free(request);
-        deploy_unref(dep);
-        return;
+        j->state = 1;
+        atom_problem(req, 400, "api", "/", "the request body must be a ServiceRequest object");
+        return false;
     }
     const jv *inputs = jv_get(request, "inputs");
     if (inputs && !jv_is_null(inputs) && !jv_is_array(inputs)) {
+        j->state = 1;
         atom_problem(req, 400, "api", "/inputs", "inputs must be an array of values");
-        jv_free(request);
-        deploy_unref(dep);
-        return;
+        return false;
     }
-    if (atomic_load(&a->cancel)) {
-        http_add_header(req, "Retry-After", "5");
-        atom_problem(req, 503, "service", NULL, "the atom is shutting down");
-        jv_free(request);
-        deploy_unref(dep);
-        return;
-    }
-    const char *cbu = jv_get_str(request, "callbackUri");
-    if (cbu && *cbu && !str_starts(cbu, "http://") && !str_starts(cbu, "https://")) {
+    const char *cb = jv_get_str(request, "callbackUri");
+    bool can_wait = cb && *cb;
+    if (can_wait && !str_starts(cb, "http://") && !str_starts(cb, "https://")) {
+        j->state = 1;
         atom_problem(req, 400, "api", "/callbackUri", "callbackUri must be an http or https URL");
-        jv_free(request);
-        deploy_unref(dep);
-        return;
+        return false;
     }
-    const process_start_op *op = process_start(act->process);
-    jv *doc = NULL;
+    const process_start_op *op = process_start(j->act->process);
     if (op->request) {
-        if (profile_inputs_to_doc(op->request, inputs, &doc, &err) != 0) {
+        if (profile_inputs_to_doc(op->request, inputs, &j->doc, &err) != 0) {
+            j->state = 1;
             atom_problem(req, 400, "api", err.where, "%s (at %s)", err.msg, err.where);
-            jv_free(request);
-            deploy_unref(dep);
-            return;
+            return false;
         }
     } else {
-        doc = jv_new_object();
+        j->doc = jv_new_object();
     }
-    fs_job *j = xcalloc(1, sizeof *j);
-    j->a = a;
-    j->dep = dep;
-    j->svc = svc;
-    j->act = act;
-    j->req = req;
-    j->request = request;
-    j->doc = doc;
-    uuid_v4(j->exec_id);
-    j->started_ms = now_ms();
-    j->t0_us = req->start_us;
-    pthread_mutex_init(&j->mu, NULL);
     j->props = jv_new_object();
     static const char *const copied[] = {"token", "tenantId", "stateId", "callbackUri", "culture", NULL};
     for (size_t i = 0; copied[i]; i++)
@@ -336,27 +315,55 @@ static void handle_action(atom *a, http_request *req, deployment *dep, const flo
     }
     jv_set_str(j->props, "executionId", j->exec_id);
     /* Without a callbackUri a WAIT could never be completed, so such a request simply waits for
-     * its result (bounded by the execution limit). */
-    const char *cb = jv_get_str(request, "callbackUri");
-    bool can_wait = cb && *cb;
-    atomic_init(&j->refs, can_wait ? 2 : 1);
+     * its result (bounded by the execution limit). The sync timeout counts from the request's
+     * arrival. */
+    if (can_wait) {
+        int64_t left = op->sync_timeout_ms - (mono_us() - j->t0_us) / 1000;
+        atomic_fetch_add(&j->refs, 1); /* the timer's reference */
+        j->timer_armed = true;
+        timer_add(a->timers, &j->timer, left > 0 ? left : 1, on_timeout, j);
+    }
+    return true;
+}
+
+static void handle_action(atom *a, http_request *req, deployment *dep, const flowservice *svc, const char *name)
+{
+    const fs_action *act = deploy_action(svc, name);
+    if (!act) {
+        buf names;
+        buf_init(&names, 2048);
+        for (size_t i = 0; i < svc->nactions; i++)
+            buf_printf(&names, "%s\"%s\"", i ? ", " : "", svc->actions[i].name);
+        atom_problem(req, 404, "api", "/uri", "unknown message action \"%s\" on /fs/%s (known: %s)", name,
+                     svc->external_name, names.data ? names.data : "none");
+        buf_free(&names);
+        deploy_unref(dep);
+        return;
+    }
+    if (atomic_load(&a->cancel)) {
+        http_add_header(req, "Retry-After", "5");
+        atom_problem(req, 503, "service", NULL, "the atom is shutting down");
+        deploy_unref(dep);
+        return;
+    }
+    fs_job *j = xcalloc(1, sizeof *j);
+    j->a = a;
+    j->dep = dep;
+    j->svc = svc;
+    j->act = act;
+    j->req = req;
+    uuid_v4(j->exec_id);
+    j->started_ms = now_ms();
+    j->t0_us = req->start_us;
+    pthread_mutex_init(&j->mu, NULL);
+    atomic_init(&j->refs, 1);
     atomic_fetch_add(&a->inflight, 1);
     http_suspend(req);
-    if (can_wait) {
-        j->timer_armed = true;
-        timer_add(a->timers, &j->timer, op->sync_timeout_ms, on_timeout, j);
-    }
     if (workpool_submit(a->workers, run_job, j) != 0) {
         metrics_inc(a->rejected_busy, 1);
-        pthread_mutex_lock(&j->mu);
-        if (j->state == 0) {
-            j->state = 1;
-            http_add_header(req, "Retry-After", "1");
-            atom_problem(req, 503, "service", NULL, "the atom is busy: too many executions are waiting; retry shortly");
-        }
-        pthread_mutex_unlock(&j->mu);
-        if (can_wait && timer_cancel(a->timers, &j->timer) == 1)
-            job_unref(j);
+        j->state = 1;
+        http_add_header(req, "Retry-After", "1");
+        atom_problem(req, 503, "service", NULL, "the atom is busy: too many executions are waiting; retry shortly");
         atomic_fetch_sub(&a->inflight, 1);
         job_unref(j);
     }

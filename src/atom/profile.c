@@ -979,25 +979,39 @@ static int fail_at(sl_error *err, const char *base, const char *token, const cha
 
 /* Finds the item of arr (EngineValues or properties) whose developerName is `name`: exact
  * first, then ASCII case-insensitive. Every item must be an object. Returns the index or -1. */
-static int find_named(const jv *arr, const char *name, const char *ptr, long *found, sl_error *err)
+/* Pointers in requests hold only fixed keys and indices, so they are built with snprintf into
+ * stack buffers of this size (no allocation on the hot path). */
+#define REQ_PTR_MAX 640
+/* Truncation cannot happen in practice (depth is limited to PROFILE_MAX_DEPTH) and would only
+ * shorten an error message. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
+/* Every entry of a values/properties array must be an object: checked once per array. */
+static int check_objects(const jv *arr, const char *ptr, sl_error *err)
+{
+    size_t n = jv_len(arr);
+    for (size_t i = 0; i < n; i++) {
+        if (!jv_is_object(jv_at(arr, i))) {
+            char ip[REQ_PTR_MAX];
+            snprintf(ip, sizeof ip, "%s/%zu", ptr, i);
+            return sl_fail(err, SL_EINVAL, ip, "a value must be a JSON object");
+        }
+    }
+    return 0;
+}
+
+static void find_named(const jv *arr, const char *name, long *found)
 {
     size_t n = jv_len(arr);
     *found = -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!jv_is_object(jv_at(arr, i))) {
-            char *ip = pointer_join_index(ptr, i);
-            int rc = sl_fail(err, SL_EINVAL, ip, "a value must be a JSON object");
-            free(ip);
-            return rc;
-        }
-    }
     for (size_t i = 0; i < n && *found < 0; i++)
         if (str_eq(jv_get_str(jv_at(arr, i), "developerName"), name))
             *found = (long)i;
     for (size_t i = 0; i < n && *found < 0; i++)
         if (str_ieq(jv_get_str(jv_at(arr, i), "developerName"), name))
             *found = (long)i;
-    return 0;
 }
 
 /* contentValue → document scalar; *out stays NULL when the value is absent. */
@@ -1051,25 +1065,27 @@ static int mobject_in(const profile_elem *e, const jv *mo, const char *ptr, jv *
     if (!jv_is_object(mo))
         return fail_at(err, ptr, NULL, "an object (MObject) must be a JSON object");
     const jv *props = jv_get(mo, "properties");
-    char *pptr = pointer_join(ptr, "properties");
+    char pptr[REQ_PTR_MAX];
+    snprintf(pptr, sizeof pptr, "%s/properties", ptr);
     int rc = 0;
     if (!jv_is_null(props) && !jv_is_array(props))
         rc = fail_at(err, pptr, NULL, "properties must be an array");
+    if (rc == 0)
+        rc = check_objects(props, pptr, err);
     jv *obj = jv_new_object();
     for (size_t i = 0; rc == 0 && i < e->nchildren; i++) {
         const profile_elem *c = e->children[i];
         long k;
-        rc = find_named(props, c->name, pptr, &k, err);
-        if (rc || k < 0)
+        find_named(props, c->name, &k);
+        if (k < 0)
             continue;
-        char *kptr = pointer_join_index(pptr, (size_t)k);
+        char kptr[REQ_PTR_MAX];
+        snprintf(kptr, sizeof kptr, "%s/%ld", pptr, k);
         jv *v;
         rc = value_in(c, jv_at(props, (size_t)k), kptr, &v, err);
-        free(kptr);
         if (rc == 0 && v)
             jv_set_take(obj, c->name, v);
     }
-    free(pptr);
     if (rc) {
         jv_free(obj);
         return rc;
@@ -1093,17 +1109,16 @@ static int complex_in(const profile_elem *e, const jv *od, const char *ptr, jv *
             return 0;
         if (n > 1)
             return fail_at(err, ptr, NULL, "an object value holds at most one object");
-        char *iptr = pointer_join_index(ptr, 0);
-        int rc = mobject_in(e, jv_at(od, 0), iptr, out, err);
-        free(iptr);
-        return rc;
+        char iptr[REQ_PTR_MAX];
+        snprintf(iptr, sizeof iptr, "%s/0", ptr);
+        return mobject_in(e, jv_at(od, 0), iptr, out, err);
     }
     jv *arr = jv_new_array();
     for (size_t i = 0; i < n; i++) {
-        char *iptr = pointer_join_index(ptr, i);
+        char iptr[REQ_PTR_MAX];
+        snprintf(iptr, sizeof iptr, "%s/%zu", ptr, i);
         jv *item;
         int rc = mobject_in(e, jv_at(od, i), iptr, &item, err);
-        free(iptr);
         if (rc) {
             jv_free(arr);
             return rc;
@@ -1118,11 +1133,10 @@ static int complex_in(const profile_elem *e, const jv *od, const char *ptr, jv *
 static int value_in(const profile_elem *e, const jv *holder, const char *ptr, jv **out, sl_error *err)
 {
     bool complex = pe_is_complex(e->type);
-    char *vptr = pointer_join(ptr, complex ? "objectData" : "contentValue");
+    char vptr[REQ_PTR_MAX];
+    snprintf(vptr, sizeof vptr, "%s/%s", ptr, complex ? "objectData" : "contentValue");
     const jv *v = jv_get(holder, complex ? "objectData" : "contentValue");
-    int rc = complex ? complex_in(e, v, vptr, out, err) : scalar_in(e->type, v, vptr, out, err);
-    free(vptr);
-    return rc;
+    return complex ? complex_in(e, v, vptr, out, err) : scalar_in(e->type, v, vptr, out, err);
 }
 
 int profile_inputs_to_doc(const profile *p, const jv *inputs, jv **doc, sl_error *err)
@@ -1130,17 +1144,21 @@ int profile_inputs_to_doc(const profile *p, const jv *inputs, jv **doc, sl_error
     if (!jv_is_null(inputs) && !jv_is_array(inputs))
         return sl_fail(err, SL_EINVAL, "/inputs", "inputs must be an array or null, not %s",
                        jv_type_name(jv_typeof(inputs)));
+    int rc0 = check_objects(inputs, "/inputs", err);
+    if (rc0)
+        return rc0;
     jv *obj = jv_new_object();
     const profile_elem *root = p ? p->root : NULL;
     for (size_t i = 0; root && i < root->nchildren; i++) {
         const profile_elem *c = root->children[i];
         long k;
-        int rc = find_named(inputs, c->name, "/inputs", &k, err);
-        if (rc == 0 && k >= 0) {
-            char *kptr = pointer_join_index("/inputs", (size_t)k);
+        int rc = 0;
+        find_named(inputs, c->name, &k);
+        if (k >= 0) {
+            char kptr[REQ_PTR_MAX];
+            snprintf(kptr, sizeof kptr, "/inputs/%ld", k);
             jv *v;
             rc = value_in(c, jv_at(inputs, (size_t)k), kptr, &v, err);
-            free(kptr);
             if (rc == 0 && v)
                 jv_set_take(obj, c->name, v);
         }

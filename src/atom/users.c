@@ -2,6 +2,7 @@
 #include "atom/users.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,7 @@ struct users {
     pthread_rwlock_t lock;
     user *items;
     size_t n;
-    int64_t last_reload_ms;
+    _Atomic int64_t last_reload_ms;
 };
 
 static bool name_ok(const char *name)
@@ -179,8 +180,10 @@ int users_verify(users *u, const char *name, const char *token)
     /* A wrong token for a known user could be a token rotated by `sluice user add` since we last
      * read the table; an unknown name could be a new user. Re-read, but at most every 250 ms so a
      * flood of bad requests cannot turn into a flood of database reads. */
-    pthread_rwlock_wrlock(&u->lock);
     int64_t now = mono_ms();
+    if (u->last_reload_ms != 0 && now - atomic_load(&u->last_reload_ms) < 250)
+        return rc; /* re-read recently: a flood of bad credentials never takes the write lock */
+    pthread_rwlock_wrlock(&u->lock);
     if (u->last_reload_ms == 0 || now - u->last_reload_ms >= 250) {
         u->last_reload_ms = now;
         reload(u);

@@ -45,6 +45,7 @@ typedef struct http_conn {
     char *resp_body;     /* malloc'd */
     size_t resp_len;
     hdr *resp_headers;
+    char auth[800];      /* decoded Basic credentials (the header is capped at 1024 base64 bytes) */
 } http_conn;
 
 struct http_server {
@@ -188,10 +189,8 @@ int http_basic_auth(http_request *req, const char **user, const char **pass)
         n--;
     if (n == 0 || n > 1024)
         return SL_EAUTH;
-    char *out = arena_alloc(req->arena, n + 1);
-    if (!out)
-        return SL_EAUTH;
-    long len = base64_decode(h, n, out, n);
+    char *out = req->_conn->auth;
+    long len = base64_decode(h, n, out, sizeof req->_conn->auth - 1);
     if (len < 0)
         return SL_EAUTH;
     out[len] = 0;
@@ -252,8 +251,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mhd, const ch
         arena_init(&c->arena, 16u << 20);
         c->req._conn = c;
         c->req.arena = &c->arena;
-        c->req.method = arena_strdup(&c->arena, method);
-        c->req.raw_path = arena_strdup(&c->arena, url);
+        c->req.method = method; /* MHD keeps both alive for the whole request */
+        c->req.raw_path = url;
         c->req.path = c->req.raw_path; /* MHD hands us the path already percent-decoded */
         c->req.query = "";
         c->req.max_body = srv->cfg.max_body;
