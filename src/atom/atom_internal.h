@@ -38,6 +38,7 @@ struct atom {
     size_t rec_n;
     bool stopping;
     int64_t last_prune_ms; /* writer thread only */
+    bool kicked;           /* under rec_mu: the watcher should re-read users now */
     pthread_t writer, watcher;
     bool runtime;
     _Atomic int64_t inflight;

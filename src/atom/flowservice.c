@@ -352,7 +352,7 @@ static void handle_action(atom *a, http_request *req, deployment *dep, const flo
     j->svc = svc;
     j->act = act;
     j->req = req;
-    uuid_v4(j->exec_id);
+    uuid_v7(j->exec_id);
     j->started_ms = now_ms();
     j->t0_us = req->start_us;
     pthread_mutex_init(&j->mu, NULL);

@@ -979,44 +979,74 @@ static int fail_at(sl_error *err, const char *base, const char *token, const cha
 
 /* Finds the item of arr (EngineValues or properties) whose developerName is `name`: exact
  * first, then ASCII case-insensitive. Every item must be an object. Returns the index or -1. */
-/* Pointers in requests hold only fixed keys and indices, so they are built with snprintf into
- * stack buffers of this size (no allocation on the hot path). */
+/* Pointers into requests are built only when an error is reported: each level of the walk keeps
+ * a frame on the stack (parent, then a fixed key or an index) and pf_str renders the chain. */
 #define REQ_PTR_MAX 640
-/* Truncation cannot happen in practice (depth is limited to PROFILE_MAX_DEPTH) and would only
- * shorten an error message. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-#endif
+
+typedef struct pframe {
+    const struct pframe *up;
+    const char *key; /* NULL: idx is an array index */
+    size_t idx;
+} pframe;
+
+static size_t pf_render(const pframe *f, char *out, size_t n)
+{
+    if (!f)
+        return 0;
+    size_t used = pf_render(f->up, out, n);
+    if (used >= n)
+        return used;
+    int w = f->key ? snprintf(out + used, n - used, "/%s", f->key) : snprintf(out + used, n - used, "/%zu", f->idx);
+    return w < 0 ? used : used + (size_t)w;
+}
+
+static const char *pf_str(const pframe *f, char out[REQ_PTR_MAX])
+{
+    out[0] = 0;
+    pf_render(f, out, REQ_PTR_MAX);
+    return out;
+}
 
 /* Every entry of a values/properties array must be an object: checked once per array. */
-static int check_objects(const jv *arr, const char *ptr, sl_error *err)
+static int check_objects(const jv *arr, const pframe *pf, sl_error *err)
 {
     size_t n = jv_len(arr);
     for (size_t i = 0; i < n; i++) {
         if (!jv_is_object(jv_at(arr, i))) {
+            pframe f = {pf, NULL, i};
             char ip[REQ_PTR_MAX];
-            snprintf(ip, sizeof ip, "%s/%zu", ptr, i);
-            return sl_fail(err, SL_EINVAL, ip, "a value must be a JSON object");
+            return sl_fail(err, SL_EINVAL, pf_str(&f, ip), "a value must be a JSON object");
         }
     }
     return 0;
 }
 
-static void find_named(const jv *arr, const char *name, long *found)
+/* names[i] = developerName of arr[i] (or NULL), read once per array. */
+static const char **names_of(const jv *arr, const char **stack, size_t nstack)
 {
     size_t n = jv_len(arr);
-    *found = -1;
-    for (size_t i = 0; i < n && *found < 0; i++)
-        if (str_eq(jv_get_str(jv_at(arr, i), "developerName"), name))
-            *found = (long)i;
-    for (size_t i = 0; i < n && *found < 0; i++)
-        if (str_ieq(jv_get_str(jv_at(arr, i), "developerName"), name))
-            *found = (long)i;
+    const char **names = n <= nstack ? stack : xmalloc(n * sizeof *names);
+    for (size_t i = 0; i < n; i++)
+        names[i] = jv_get_str(jv_at(arr, i), "developerName");
+    return names;
+}
+
+static long find_named(const char **names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (str_eq(names[i], name))
+            return (long)i;
+    for (size_t i = 0; i < n; i++)
+        if (str_ieq(names[i], name))
+            return (long)i;
+    return -1;
 }
 
 /* contentValue → document scalar; *out stays NULL when the value is absent. */
-static int scalar_in(pe_type t, const jv *cv, const char *ptr, jv **out, sl_error *err)
+static int scalar_in(pe_type t, const jv *cv, const pframe *pf, jv **out, sl_error *err)
 {
+    char pbuf[REQ_PTR_MAX];
+#define ptr pf_str(pf, pbuf)
     char sn[64];
     *out = NULL;
     if (jv_is_null(cv))
@@ -1056,36 +1086,43 @@ static int scalar_in(pe_type t, const jv *cv, const char *ptr, jv **out, sl_erro
     }
 }
 
-static int value_in(const profile_elem *e, const jv *holder, const char *ptr, jv **out, sl_error *err);
+#undef ptr
+
+static int value_in(const profile_elem *e, const jv *holder, const pframe *pf, jv **out, sl_error *err);
 
 /* One MObject → a JSON object with e's children. */
-static int mobject_in(const profile_elem *e, const jv *mo, const char *ptr, jv **out, sl_error *err)
+static int mobject_in(const profile_elem *e, const jv *mo, const pframe *pf, jv **out, sl_error *err)
 {
+    char pbuf[REQ_PTR_MAX];
     *out = NULL;
     if (!jv_is_object(mo))
-        return fail_at(err, ptr, NULL, "an object (MObject) must be a JSON object");
+        return fail_at(err, pf_str(pf, pbuf), NULL, "an object (MObject) must be a JSON object");
     const jv *props = jv_get(mo, "properties");
-    char pptr[REQ_PTR_MAX];
-    snprintf(pptr, sizeof pptr, "%s/properties", ptr);
+    pframe pp = {pf, "properties", 0};
     int rc = 0;
     if (!jv_is_null(props) && !jv_is_array(props))
-        rc = fail_at(err, pptr, NULL, "properties must be an array");
+        rc = fail_at(err, pf_str(&pp, pbuf), NULL, "properties must be an array");
     if (rc == 0)
-        rc = check_objects(props, pptr, err);
+        rc = check_objects(props, &pp, err);
+    if (rc)
+        return rc;
+    const char *stack[32];
+    size_t n = jv_len(props);
+    const char **names = names_of(props, stack, 32);
     jv *obj = jv_new_object();
     for (size_t i = 0; rc == 0 && i < e->nchildren; i++) {
         const profile_elem *c = e->children[i];
-        long k;
-        find_named(props, c->name, &k);
+        long k = find_named(names, n, c->name);
         if (k < 0)
             continue;
-        char kptr[REQ_PTR_MAX];
-        snprintf(kptr, sizeof kptr, "%s/%ld", pptr, k);
+        pframe kf = {&pp, NULL, (size_t)k};
         jv *v;
-        rc = value_in(c, jv_at(props, (size_t)k), kptr, &v, err);
+        rc = value_in(c, jv_at(props, (size_t)k), &kf, &v, err);
         if (rc == 0 && v)
             jv_set_take(obj, c->name, v);
     }
+    if (names != stack)
+        free(names);
     if (rc) {
         jv_free(obj);
         return rc;
@@ -1095,30 +1132,29 @@ static int mobject_in(const profile_elem *e, const jv *mo, const char *ptr, jv *
 }
 
 /* objectData → a JSON object (Object) or array of objects (Array); NULL when absent. */
-static int complex_in(const profile_elem *e, const jv *od, const char *ptr, jv **out, sl_error *err)
+static int complex_in(const profile_elem *e, const jv *od, const pframe *pf, jv **out, sl_error *err)
 {
+    char pbuf[REQ_PTR_MAX];
     *out = NULL;
     if (jv_is_null(od))
         return 0;
     if (!jv_is_array(od))
-        return fail_at(err, ptr, NULL, "objectData must be an array or null, not %s",
+        return fail_at(err, pf_str(pf, pbuf), NULL, "objectData must be an array or null, not %s",
                        jv_type_name(jv_typeof(od)));
     size_t n = jv_len(od);
     if (e->type == PE_OBJECT) {
         if (n == 0)
             return 0;
         if (n > 1)
-            return fail_at(err, ptr, NULL, "an object value holds at most one object");
-        char iptr[REQ_PTR_MAX];
-        snprintf(iptr, sizeof iptr, "%s/0", ptr);
-        return mobject_in(e, jv_at(od, 0), iptr, out, err);
+            return fail_at(err, pf_str(pf, pbuf), NULL, "an object value holds at most one object");
+        pframe f = {pf, NULL, 0};
+        return mobject_in(e, jv_at(od, 0), &f, out, err);
     }
     jv *arr = jv_new_array();
     for (size_t i = 0; i < n; i++) {
-        char iptr[REQ_PTR_MAX];
-        snprintf(iptr, sizeof iptr, "%s/%zu", ptr, i);
+        pframe f = {pf, NULL, i};
         jv *item;
-        int rc = mobject_in(e, jv_at(od, i), iptr, &item, err);
+        int rc = mobject_in(e, jv_at(od, i), &f, &item, err);
         if (rc) {
             jv_free(arr);
             return rc;
@@ -1129,14 +1165,13 @@ static int complex_in(const profile_elem *e, const jv *od, const char *ptr, jv *
     return 0;
 }
 
-/* The value of element e held by an EngineValue or a property at ptr. */
-static int value_in(const profile_elem *e, const jv *holder, const char *ptr, jv **out, sl_error *err)
+/* The value of element e held by an EngineValue or a property at pf. */
+static int value_in(const profile_elem *e, const jv *holder, const pframe *pf, jv **out, sl_error *err)
 {
     bool complex = pe_is_complex(e->type);
-    char vptr[REQ_PTR_MAX];
-    snprintf(vptr, sizeof vptr, "%s/%s", ptr, complex ? "objectData" : "contentValue");
-    const jv *v = jv_get(holder, complex ? "objectData" : "contentValue");
-    return complex ? complex_in(e, v, vptr, out, err) : scalar_in(e->type, v, vptr, out, err);
+    pframe f = {pf, complex ? "objectData" : "contentValue", 0};
+    const jv *v = jv_get(holder, f.key);
+    return complex ? complex_in(e, v, &f, out, err) : scalar_in(e->type, v, &f, out, err);
 }
 
 int profile_inputs_to_doc(const profile *p, const jv *inputs, jv **doc, sl_error *err)
@@ -1144,28 +1179,31 @@ int profile_inputs_to_doc(const profile *p, const jv *inputs, jv **doc, sl_error
     if (!jv_is_null(inputs) && !jv_is_array(inputs))
         return sl_fail(err, SL_EINVAL, "/inputs", "inputs must be an array or null, not %s",
                        jv_type_name(jv_typeof(inputs)));
-    int rc0 = check_objects(inputs, "/inputs", err);
-    if (rc0)
-        return rc0;
+    pframe top = {NULL, "inputs", 0};
+    int rc = check_objects(inputs, &top, err);
+    if (rc)
+        return rc;
+    const char *stack[64];
+    size_t n = jv_len(inputs);
+    const char **names = names_of(inputs, stack, 64);
     jv *obj = jv_new_object();
     const profile_elem *root = p ? p->root : NULL;
-    for (size_t i = 0; root && i < root->nchildren; i++) {
+    for (size_t i = 0; rc == 0 && root && i < root->nchildren; i++) {
         const profile_elem *c = root->children[i];
-        long k;
-        int rc = 0;
-        find_named(inputs, c->name, &k);
-        if (k >= 0) {
-            char kptr[REQ_PTR_MAX];
-            snprintf(kptr, sizeof kptr, "/inputs/%ld", k);
-            jv *v;
-            rc = value_in(c, jv_at(inputs, (size_t)k), kptr, &v, err);
-            if (rc == 0 && v)
-                jv_set_take(obj, c->name, v);
-        }
-        if (rc) {
-            jv_free(obj);
-            return rc;
-        }
+        long k = find_named(names, n, c->name);
+        if (k < 0)
+            continue;
+        pframe kf = {&top, NULL, (size_t)k};
+        jv *v;
+        rc = value_in(c, jv_at(inputs, (size_t)k), &kf, &v, err);
+        if (rc == 0 && v)
+            jv_set_take(obj, c->name, v);
+    }
+    if (names != stack)
+        free(names);
+    if (rc) {
+        jv_free(obj);
+        return rc;
     }
     *doc = obj;
     return 0;

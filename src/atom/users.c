@@ -20,6 +20,9 @@ struct users {
     user *items;
     size_t n;
     _Atomic int64_t last_reload_ms;
+    _Atomic int64_t last_kick_ms;
+    void (*kick)(void *ctx);
+    void *kick_ctx;
 };
 
 static bool name_ok(const char *name)
@@ -122,7 +125,9 @@ void users_free(users *u)
     free(u);
 }
 
-/* Caller holds the write lock. */
+/* Reads the table from the store WITHOUT holding our lock (the store may be busy writing a batch
+ * of execution records), then swaps the new table in under the write lock, which is held only
+ * for the pointer swap. Concurrent reloads are harmless: the last one wins. */
 static void reload(users *u)
 {
     jv *rows = NULL;
@@ -131,26 +136,32 @@ static void reload(users *u)
         log_error("auth", "cannot read users", "error", err.msg, NULL);
         return;
     }
-    clear(u);
-    size_t n = jv_len(rows);
-    u->items = xcalloc(n ? n : 1, sizeof(user));
+    size_t n = jv_len(rows), m = 0;
+    user *items = xcalloc(n ? n : 1, sizeof(user));
     for (size_t i = 0; i < n; i++) {
         jv *r = jv_at(rows, i);
-        user *x = &u->items[u->n];
+        user *x = &items[m];
         if (hex_decode(jv_get_str(r, "salt"), x->salt, 16) || hex_decode(jv_get_str(r, "hash"), x->hash, SHA256_LEN))
             continue;
         x->name = xstrdup(jv_get_str(r, "name"));
-        u->n++;
+        m++;
     }
     jv_free(rows);
+    pthread_rwlock_wrlock(&u->lock);
+    user *old = u->items;
+    size_t oldn = u->n;
+    u->items = items;
+    u->n = m;
+    pthread_rwlock_unlock(&u->lock);
+    for (size_t i = 0; i < oldn; i++)
+        free(old[i].name);
+    free(old);
 }
 
 void users_reload(users *u)
 {
-    pthread_rwlock_wrlock(&u->lock);
-    u->last_reload_ms = mono_ms();
+    atomic_store(&u->last_reload_ms, mono_ms());
     reload(u);
-    pthread_rwlock_unlock(&u->lock);
 }
 
 static int check(users *u, const char *name, const char *token, bool *known)
@@ -167,6 +178,12 @@ static int check(users *u, const char *name, const char *token, bool *known)
     return SL_EAUTH;
 }
 
+void users_on_unknown(users *u, void (*kick)(void *ctx), void *ctx)
+{
+    u->kick = kick;
+    u->kick_ctx = ctx;
+}
+
 int users_verify(users *u, const char *name, const char *token)
 {
     if (!name || !token || !*token)
@@ -177,18 +194,19 @@ int users_verify(users *u, const char *name, const char *token)
     pthread_rwlock_unlock(&u->lock);
     if (rc == 0)
         return 0;
-    /* A wrong token for a known user could be a token rotated by `sluice user add` since we last
-     * read the table; an unknown name could be a new user. Re-read, but at most every 250 ms so a
-     * flood of bad requests cannot turn into a flood of database reads. */
-    int64_t now = mono_ms();
-    if (u->last_reload_ms != 0 && now - atomic_load(&u->last_reload_ms) < 250)
-        return rc; /* re-read recently: a flood of bad credentials never takes the write lock */
-    pthread_rwlock_wrlock(&u->lock);
-    if (u->last_reload_ms == 0 || now - u->last_reload_ms >= 250) {
-        u->last_reload_ms = now;
+    if (!u->kick) { /* no background thread (one-shot commands): read the table here */
         reload(u);
+        pthread_rwlock_rdlock(&u->lock);
         rc = check(u, name, token, &known);
+        pthread_rwlock_unlock(&u->lock);
+        return rc;
     }
-    pthread_rwlock_unlock(&u->lock);
+    /* A wrong token for a known user could be a token rotated by `sluice user add` since we last
+     * read the table; an unknown name could be a new user. Ask for a re-read (done off the HTTP
+     * threads, which must never wait on the store), at most every 250 ms, so a flood of bad
+     * requests is neither a flood of database reads nor a stall of the server. */
+    int64_t now = mono_ms(), last = atomic_load(&u->last_kick_ms);
+    if (u->kick && now - last >= 250 && atomic_compare_exchange_strong(&u->last_kick_ms, &last, now))
+        u->kick(u->kick_ctx);
     return rc;
 }

@@ -679,13 +679,9 @@ void random_bytes(void *out, size_t n)
     }
 }
 
-void uuid_v4(char out[37])
+static void uuid_format(unsigned char b[16], char out[37])
 {
     static const char digits[] = "0123456789abcdef";
-    unsigned char b[16];
-    random_bytes(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx */
     char *o = out;
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
@@ -694,6 +690,27 @@ void uuid_v4(char out[37])
         *o++ = digits[b[i] & 15];
     }
     *o = '\0';
+}
+
+void uuid_v4(char out[37])
+{
+    unsigned char b[16];
+    random_bytes(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx */
+    uuid_format(b, out);
+}
+
+void uuid_v7(char out[37])
+{
+    unsigned char b[16];
+    random_bytes(b, sizeof b);
+    uint64_t ms = (uint64_t)now_ms();
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x70); /* version 7 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx */
+    uuid_format(b, out);
 }
 
 /* ---- time ---- */

@@ -109,6 +109,9 @@ void hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, uin
 void random_bytes(void *out, size_t n);
 /* A random RFC 4122 version 4 UUID, lowercase, into out[37]. */
 void uuid_v4(char out[37]);
+/* A time-ordered RFC 9562 version 7 UUID (48-bit ms timestamp, then random bits): ids made
+ * later sort later, so they append to a B-tree index instead of landing at random. */
+void uuid_v7(char out[37]);
 
 /* ---- time ---- */
 int64_t now_ms(void);       /* wall clock, ms since the epoch */

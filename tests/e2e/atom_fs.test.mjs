@@ -295,7 +295,7 @@ describe('Flow Service /fs/test', () => {
       assert.equal(r.status, 200, r.text);
       assert.equal(r.json.invokeType, 'FORWARD'); // fast enough: no WAIT although a callbackUri is given
       const t = tree(r.json.outputs);
-      assert.match(t.Execution, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.match(t.Execution, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       assert.deepEqual(JSON.parse(t.Culture), TEST_CULTURE);
       delete t.Execution;
       delete t.Culture;
