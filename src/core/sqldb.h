@@ -1,0 +1,75 @@
+/* sqldb: connections to the user's databases (SQLite files and PostgreSQL servers) behind one
+ * small API, for table data actions and the Database connector.
+ *
+ * Design: unlike core/store (our own data), these are someone else's databases: every value
+ * crosses as text (or null), exactly as Flow carries values, so numbers and dates are never
+ * rounded through doubles; parameters are always bound ("$1"/"?1" placeholders written by the
+ * caller in the dialect's form via sqldb_placeholder), never spliced into SQL text. A connection
+ * is used by one thread at a time; sqldb_pool hands out connections per configuration.
+ * Introspection lists tables, columns (declared type, nullability, primary-key position,
+ * auto-increment) in the form table data actions need.
+ */
+#ifndef SLUICE_SQLDB_H
+#define SLUICE_SQLDB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/json.h"
+#include "core/util.h"
+
+typedef enum { SQLDB_SQLITE, SQLDB_POSTGRES } sqldb_kind;
+
+typedef struct sqldb_config {
+    sqldb_kind kind;
+    char *path;        /* SQLite: database file (absolute, or relative to base_dir) */
+    char *host, *port, *user, *password, *dbname; /* PostgreSQL */
+    char *schema;      /* default "main" (SQLite) / "public" (PostgreSQL) */
+    bool no_ssl;       /* PostgreSQL: sslmode=disable (else prefer) */
+    int64_t timeout_ms;/* statement/connect timeout (default 30000) */
+} sqldb_config;
+
+/* Parses the "database" member of a connection component:
+ *   {"kind":"sqlite","path":"customers.db"} or
+ *   {"kind":"postgresql","host","port","user","password","database","schema","noSsl"}
+ * base_dir resolves relative SQLite paths. Problems at ptr (+ member). Returns 0 or SL_EINVAL. */
+int sqldb_config_parse(const jv *v, const char *base_dir, const char *file, const char *ptr, sqldb_config *out,
+                       sl_problems *problems);
+void sqldb_config_free(sqldb_config *c);
+/* A description safe to log (never the password). */
+void sqldb_config_describe(const sqldb_config *c, char *out, size_t n);
+
+typedef struct sqldb sqldb;
+
+int sqldb_open(const sqldb_config *c, sqldb **out, sl_error *err);
+void sqldb_close(sqldb *db);
+sqldb_kind sqldb_kind_of(const sqldb *db);
+
+/* Writes the n-th (1-based) parameter placeholder of the dialect ("?N" or "$N") into out[16]. */
+void sqldb_placeholder(const sqldb *db, int n, char out[16]);
+/* Appends ident as a quoted identifier ("name", with quotes doubled) to out. */
+int sqldb_quote_ident(buf *out, const char *ident);
+
+/* Runs one statement. params: JSON array of strings/nulls (numbers/booleans are sent as text).
+ * rows (optional): new array of objects column → text or null (SQLite integers/reals as their
+ * text; PostgreSQL text format). changes (optional): rows affected. Errors: SL_EIO with the
+ * database's message in err->msg. */
+int sqldb_query(sqldb *db, const char *sql, const jv *params, jv **rows, int64_t *changes, sl_error *err);
+
+int sqldb_begin(sqldb *db, sl_error *err);
+int sqldb_commit(sqldb *db, sl_error *err);
+void sqldb_rollback(sqldb *db);
+
+/* Introspection: [{"name","columns":[{"name","type" (declared, lower case),"nullable","pk" (0 or
+ * 1-based position in the primary key),"autoincrement"}]}] for the tables and views of the
+ * schema, sorted by name. */
+int sqldb_tables(sqldb *db, jv **tables, sl_error *err);
+
+/* A small pool of open connections per configuration (thread-safe). */
+typedef struct sqldb_pool sqldb_pool;
+sqldb_pool *sqldb_pool_new(const sqldb_config *c, unsigned max_open);
+int sqldb_pool_get(sqldb_pool *p, sqldb **out, sl_error *err);  /* waits when all are in use */
+void sqldb_pool_put(sqldb_pool *p, sqldb *db, bool broken);      /* broken: close it */
+void sqldb_pool_free(sqldb_pool *p);
+
+#endif
