@@ -276,8 +276,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mhd, const ch
     if (c->queued)
         return MHD_YES;
     if (c->phase == 1 && *upload_data_size) {
-        if (!c->too_big && buf_append(&c->body, upload_data, *upload_data_size) != 0)
+        size_t n = *upload_data_size;
+        c->req.body_seen += n;
+        if (c->req.on_chunk) {
+            if (c->req.body_seen > c->req.max_body)
+                c->too_big = true;
+            else if (!c->too_big && !c->req.chunk_failed && c->req.on_chunk(&c->req, upload_data, n) != 0)
+                c->req.chunk_failed = true;
+        } else if (!c->too_big && buf_append(&c->body, upload_data, n) != 0) {
             c->too_big = true;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -321,6 +329,8 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls, 
     if (!c)
         return;
     *con_cls = NULL;
+    if (c->req.on_done)
+        c->req.on_done(&c->req);
     int64_t us = mono_us() - c->req.start_us;
     int status = c->queued ? c->status : 0;
     metric_counter *ctr = status >= 500 || status == 0 ? srv->req_5xx

@@ -16,6 +16,7 @@
 #ifndef SLUICE_HTTP_SERVER_H
 #define SLUICE_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,16 @@ struct http_request {
     void *user;               /* for the handler */
     const char *route;        /* a low-cardinality label for logs/metrics, set by the handler */
     int64_t start_us;         /* mono_us() when headers arrived */
+    /* Streaming bodies (uploads): on_headers may set on_chunk; the body is then handed over in
+     * chunks as it arrives (on the HTTP thread: keep it quick, e.g. write to a file) and never
+     * collected (body stays ""). A nonzero return stops passing chunks and sets chunk_failed;
+     * on_request still runs and decides the answer. max_body still applies (413). on_done, if
+     * set, runs when the request ends for any reason (client gone included): free per-request
+     * state there. */
+    int (*on_chunk)(http_request *req, const char *data, size_t len);
+    void (*on_done)(http_request *req);
+    bool chunk_failed;
+    uint64_t body_seen;       /* bytes of body received so far */
     struct http_conn *_conn;  /* private */
 };
 

@@ -26,8 +26,27 @@ static void *respond_later(void *arg)
     return NULL;
 }
 
+static _Atomic uint64_t streamed; /* bytes seen by on_chunk; the body is never collected */
+static _Atomic int stream_done;
+
+static int count_chunk(http_request *req, const char *data, size_t len)
+{
+    atomic_fetch_add(&streamed, len);
+    return data[0] == '!' ? -1 : 0; /* a chunk starting with '!' is refused */
+}
+
+static void stream_done_cb(http_request *req)
+{
+    atomic_fetch_add(&stream_done, 1);
+}
+
 static void on_headers(void *ctx, http_request *req)
 {
+    if (strcmp(req->path, "/stream") == 0) {
+        req->max_body = 8u << 20;
+        req->on_chunk = count_chunk;
+        req->on_done = stream_done_cb;
+    }
     if (strcmp(req->path, "/small") == 0)
         req->max_body = 16;
     if (strcmp(req->path, "/deny") == 0)
@@ -39,6 +58,11 @@ static void on_request(void *ctx, http_request *req)
     if (strcmp(req->path, "/echo") == 0 || strcmp(req->path, "/small") == 0) {
         http_add_header(req, "X-Method", req->method);
         http_respond(req, 200, "application/octet-stream", req->body, req->body_len);
+    } else if (strcmp(req->path, "/stream") == 0) {
+        char msg[64];
+        int n = snprintf(msg, sizeof msg, "%s %llu %zu", req->chunk_failed ? "refused" : "ok",
+                         (unsigned long long)req->body_seen, req->body_len);
+        http_respond(req, 200, "text/plain", msg, (size_t)n);
     } else if (strcmp(req->path, "/suspend") == 0) {
         http_suspend(req);
         pthread_t t;
@@ -179,6 +203,39 @@ static void test_query_and_404(void **state)
     assert_int_equal(r.status, 404);
 }
 
+static void test_streaming_body(void **state)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/stream", base);
+    size_t n = 5u << 20;
+    char *big = malloc(n);
+    memset(big, 'x', n);
+    atomic_store(&streamed, 0);
+    int done_before = atomic_load(&stream_done);
+    result r;
+    call(cli, "POST", url, big, n, NULL, &r);
+    assert_int_equal(r.status, 200);
+    char expect[64];
+    snprintf(expect, sizeof expect, "ok %zu 0", n); /* seen whole, collected nothing */
+    assert_string_equal(r.body, expect);
+    assert_int_equal(atomic_load(&streamed), n);
+    /* over the limit: 413 */
+    size_t m = 9u << 20;
+    big = realloc(big, m);
+    memset(big, 'x', m);
+    call(cli, "POST", url, big, m, NULL, &r);
+    assert_int_equal(r.status, 413);
+    /* a refused chunk is reported to on_request */
+    big[0] = '!';
+    call(cli, "POST", url, big, 100, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "refused"));
+    free(big);
+    for (int i = 0; i < 100 && atomic_load(&stream_done) < done_before + 3; i++)
+        usleep(10000);
+    assert_int_equal(atomic_load(&stream_done), done_before + 3);
+}
+
 static void test_client_retries(void **state)
 {
     char url[128];
@@ -216,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_body_limits),
         cmocka_unit_test(test_answer_before_body),
         cmocka_unit_test(test_query_and_404),
+        cmocka_unit_test(test_streaming_body),
         cmocka_unit_test(test_client_retries),
         cmocka_unit_test(test_client_connection_refused),
     };
