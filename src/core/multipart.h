@@ -15,12 +15,19 @@
 
 typedef struct multipart multipart;
 
+/* Limits: bytes of one part's header block (its header lines and the empty line ending them),
+ * and the default number of parts per body (see multipart_set_max_parts). */
+#define MULTIPART_MAX_HEADER_BYTES 8192
+#define MULTIPART_DEFAULT_MAX_PARTS 64
+
 typedef struct multipart_part {
     const char *name;         /* Content-Disposition name, or "" */
     const char *filename;     /* Content-Disposition filename (may be ""), or NULL when absent */
     const char *content_type; /* Content-Type of the part, or NULL when absent */
 } multipart_part;
 
+/* The strings of a multipart_part are valid only during the on_part call: copy what you keep.
+ * filename is the sender's text, unsanitized: never use it as a path as it is. */
 typedef struct multipart_callbacks {
     /* A part begins; its headers are parsed. Return 0 to go on, nonzero to stop with an error. */
     int (*on_part)(void *ctx, const multipart_part *part);
@@ -39,5 +46,11 @@ int multipart_feed(multipart *m, const char *data, size_t len, sl_error *err);
 /* The body ended: returns 0 only when the closing boundary was seen. */
 int multipart_finish(multipart *m, sl_error *err);
 void multipart_free(multipart *m);
+
+/* Changes the part limit (default MULTIPART_DEFAULT_MAX_PARTS; 0 means the default). */
+void multipart_set_max_parts(multipart *m, size_t max_parts);
+/* 1 when content_type is multipart/form-data with a usable boundary (multipart_new would
+ * accept it), else 0. */
+int multipart_content_type_ok(const char *content_type);
 
 #endif
