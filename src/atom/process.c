@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atom/script.h"
 #include "atom/value.h"
 
 typedef enum {
@@ -34,11 +35,15 @@ typedef enum {
     SH_STOP,
     SH_EXCEPTION,
     SH_WAIT,
+    SH_SCRIPT,
+    SH_TRYCATCH,
+    SH_CONNECTOR,
     SH_INVALID,
 } shape_kind;
 
 static const char *const shape_kind_names[] = {
-    "start", "map", "setproperties", "decision", "branch", "return", "stop", "exception", "wait", "invalid",
+    "start", "map", "setproperties", "decision", "branch", "return", "stop", "exception", "wait",
+    "script", "trycatch", "connector", "invalid",
 };
 
 /* Members each shape type allows besides id and type (NULL-terminated). */
@@ -50,9 +55,13 @@ static const char *const members_branch[] = {"id", "type", "branches", NULL};
 static const char *const members_end[] = {"id", "type", NULL};
 static const char *const members_exception[] = {"id", "type", "message", "params", NULL};
 static const char *const members_wait[] = {"id", "type", "ms", "next", NULL};
+static const char *const members_script[] = {"id", "type", "language", "script", "memoryLimitKb",
+                                             "instructionLimit", "next", NULL};
+static const char *const members_trycatch[] = {"id", "type", "try", "catch", NULL};
+static const char *const members_connector[] = {"id", "type", "connection", "operation", "next", NULL};
 static const char *const *const shape_members[] = {
-    members_start, members_map, members_setprops, members_decision,
-    members_branch, members_end, members_end, members_exception, members_wait,
+    members_start, members_map, members_setprops, members_decision, members_branch, members_end,
+    members_end, members_exception, members_wait, members_script, members_trycatch, members_connector,
 };
 
 typedef enum {
@@ -125,6 +134,13 @@ typedef struct shape {
     char *message;
     value **params;
     size_t nparams;
+    /* script */
+    char *script;
+    size_t script_len;
+    size_t mem_kb;
+    int64_t instr_limit;
+    /* connector */
+    connector_op *op;
 } shape;
 
 struct process {
@@ -134,6 +150,7 @@ struct process {
     size_t start;
     bool have_op;
     process_start_op op;
+    bool connections_linked; /* process_link_connections succeeded */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -315,6 +332,9 @@ static void shape_free(shape *s)
     for (size_t i = 0; i < s->nparams; i++)
         value_free(s->params[i]);
     free(s->params);
+    free(s->script);
+    if (s->op)
+        connector_op_free(s->op);
 }
 
 void process_free(process *p)
@@ -583,6 +603,59 @@ static void parse_exception(pctx *c, shape *s, const jv *j)
     }
 }
 
+static void parse_script(pctx *c, shape *s, const jv *j)
+{
+    const char *lang = get_str(c, j, s->ptr, "language", true);
+    if (lang && strcmp(lang, "lua") != 0)
+        problem(c, s->ptr, "language", "language must be \"lua\"");
+    s->mem_kb = SCRIPT_MEM_DEFAULT_KB;
+    const jv *mem = jv_get(j, "memoryLimitKb");
+    if (mem) {
+        if (jv_typeof(mem) != JV_INT || jv_int(mem) < SCRIPT_MEM_MIN_KB || jv_int(mem) > SCRIPT_MEM_MAX_KB) {
+            problem(c, s->ptr, "memoryLimitKb", "memoryLimitKb must be a whole number of KiB from %d to %d",
+                    SCRIPT_MEM_MIN_KB, SCRIPT_MEM_MAX_KB);
+        } else {
+            s->mem_kb = (size_t)jv_int(mem);
+        }
+    }
+    s->instr_limit = SCRIPT_INSTR_DEFAULT;
+    const jv *il = jv_get(j, "instructionLimit");
+    if (il) {
+        if (jv_typeof(il) != JV_INT || jv_int(il) < SCRIPT_INSTR_MIN || jv_int(il) > SCRIPT_INSTR_MAX)
+            problem(c, s->ptr, "instructionLimit", "instructionLimit must be a whole number from %d to %lld",
+                    SCRIPT_INSTR_MIN, (long long)SCRIPT_INSTR_MAX);
+        else
+            s->instr_limit = jv_int(il);
+    }
+    const jv *src = jv_get(j, "script");
+    if (!src) {
+        problem(c, s->ptr, NULL, "missing required member \"script\"");
+    } else if (!jv_is_string(src)) {
+        problem(c, s->ptr, "script", "script must be a string of Lua source");
+    } else if (jv_str_len(src) > SCRIPT_MAX_SOURCE) {
+        problem(c, s->ptr, "script", "script must be at most %zu bytes", SCRIPT_MAX_SOURCE);
+    } else {
+        s->script_len = jv_str_len(src);
+        s->script = xmalloc(s->script_len + 1);
+        memcpy(s->script, jv_str(src), s->script_len + 1);
+        char msg[512];
+        bool lua = lang && strcmp(lang, "lua") == 0;
+        /* (with an invalid memoryLimitKb the default cap is used, so a syntax error shows too) */
+        int rc = lua ? script_check(s->script, s->script_len, s->mem_kb * 1024, msg, sizeof msg) : 0;
+        if (rc)
+            problem(c, s->ptr, rc == SL_ETOOBIG ? "memoryLimitKb" : "script", "%s", msg);
+    }
+    parse_edge(c, s, j, "next");
+}
+
+static void parse_connector(pctx *c, shape *s, const jv *j)
+{
+    connector_op *op = NULL;
+    if (connector_op_parse(j, c->file, s->ptr, &op, c->pr) == 0)
+        s->op = op;
+    parse_edge(c, s, j, "next");
+}
+
 static void parse_shape(pctx *c, process *p, shape *s, const jv *j)
 {
     s->kind = SH_INVALID;
@@ -614,7 +687,7 @@ static void parse_shape(pctx *c, process *p, shape *s, const jv *j)
         char sn[64];
         problem(c, s->ptr, "type",
                 "unknown shape type \"%s\" (expected start, map, setproperties, decision, branch, "
-                "return, stop, exception or wait)",
+                "return, stop, exception, wait, script, trycatch or connector)",
                 type ? snip(type, sn) : "");
         return;
     }
@@ -629,6 +702,12 @@ static void parse_shape(pctx *c, process *p, shape *s, const jv *j)
     case SH_BRANCH: parse_branch(c, s, j); break;
     case SH_EXCEPTION: parse_exception(c, s, j); break;
     case SH_WAIT: parse_wait(c, s, j); break;
+    case SH_SCRIPT: parse_script(c, s, j); break;
+    case SH_TRYCATCH:
+        parse_edge(c, s, j, "try");
+        parse_edge(c, s, j, "catch");
+        break;
+    case SH_CONNECTOR: parse_connector(c, s, j); break;
     default: break;
     }
 }
@@ -930,6 +1009,9 @@ static void link_documents(pctx *c, process *p)
                 for (size_t i = 0; i < s->nparams; i++)
                     value_link(s->params[i], in, c->file, c->pr);
             }
+            else if (s->kind == SH_CONNECTOR && s->op) {
+                connector_op_link_values(s->op, in, c->file, c->pr);
+            }
         }
         in_state os = st[u];
         const profile *op = pr[u];
@@ -939,6 +1021,9 @@ static void link_documents(pctx *c, process *p)
         } else if (s->kind == SH_MAP) {
             os = s->to ? IN_KNOWN : IN_UNKNOWN;
             op = s->to;
+        } else if (s->kind == SH_SCRIPT || s->kind == SH_CONNECTOR) {
+            os = IN_UNKNOWN; /* they may produce documents of any shape */
+            op = NULL;
         }
         for (size_t k = 0; k < s->nedges; k++) {
             size_t t = s->edges[k].to;
@@ -982,6 +1067,23 @@ int process_link(process *p, profile_lookup_fn lookup, void *ctx, sl_problems *p
     return problem_count(problems) != before ? SL_EINVAL : 0;
 }
 
+int process_link_connections(process *p, connection_lookup_fn lookup, void *ctx, sl_problems *problems)
+{
+    sl_problems local;
+    if (!problems) {
+        problems_init(&local);
+        int rc = process_link_connections(p, lookup, ctx, &local);
+        problems_free(&local);
+        return rc;
+    }
+    size_t before = problem_count(problems);
+    for (size_t i = 0; i < p->nshapes; i++)
+        if (p->shapes[i].kind == SH_CONNECTOR && p->shapes[i].op)
+            connector_op_link(p->shapes[i].op, lookup, ctx, p->file, problems);
+    p->connections_linked = problem_count(problems) == before;
+    return p->connections_linked ? 0 : SL_EINVAL;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* execution                                                                                   */
 
@@ -992,9 +1094,19 @@ typedef struct batch {
     size_t refs;
 } batch;
 
+/* A trycatch shape's pending try path: the marker sits on the work stack below everything the try
+ * path pushes, so when it is popped the try path has finished; a catchable failure unwinds the
+ * stack down to the nearest marker instead. */
+typedef struct catch_frame {
+    size_t shape;     /* the trycatch shape */
+    batch *b;         /* the batch as it arrived (one reference) */
+    size_t ndocs_ret; /* length of res->documents when the try path began */
+} catch_frame;
+
 typedef struct work {
     size_t shape;
     batch *b;
+    catch_frame *cf; /* non-NULL: a marker (b unused) */
 } work;
 
 typedef struct exec {
@@ -1007,6 +1119,9 @@ typedef struct exec {
     size_t steps;
     work *stack;
     size_t sp, cap;
+    bool fatal;          /* the last failure is a limit/deadline/cancel: no trycatch catches it */
+    char last_msg[1024]; /* the last failure's message (without the shape prefix) */
+    size_t last_shape;
 } exec;
 
 static batch *batch_new(exec *ex, size_t cap)
@@ -1047,7 +1162,22 @@ static void push_work(exec *ex, size_t shape, batch *b)
         ex->cap = ex->cap ? ex->cap * 2 : 16;
         ex->stack = xrealloc(ex->stack, ex->cap * sizeof *ex->stack);
     }
-    ex->stack[ex->sp++] = (work){shape, b};
+    ex->stack[ex->sp++] = (work){shape, b, NULL};
+}
+
+static void push_marker(exec *ex, catch_frame *cf)
+{
+    if (ex->sp == ex->cap) {
+        ex->cap = ex->cap ? ex->cap * 2 : 16;
+        ex->stack = xrealloc(ex->stack, ex->cap * sizeof *ex->stack);
+    }
+    ex->stack[ex->sp++] = (work){cf->shape, NULL, cf};
+}
+
+static void frame_free(exec *ex, catch_frame *cf)
+{
+    batch_release(ex, cf->b);
+    free(cf);
 }
 
 static void add_sat(uint32_t *x, size_t n)
@@ -1068,16 +1198,46 @@ static void copy_utf8(char *dst, size_t size, const char *a, const char *b, cons
 }
 
 static int fail(exec *ex, size_t si, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_limit(exec *ex, size_t si, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Fails the execution at shape si: fills res->error and the shape's first error. */
-static int fail(exec *ex, size_t si, const char *fmt, ...)
+/* Fails the execution at shape si: fills res->error and the shape's first error. A trycatch
+ * shape may still catch it unless `fatal`. */
+/* Length of the valid UTF-8 sequence at s (0 when invalid). */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || (s[0] == 0xF0 && s[1] < 0x90) ||
+        (s[0] == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return n;
+}
+
+/* Replaces bytes that are not valid UTF-8 (script and connector messages may carry any bytes). */
+static void utf8_sanitise(char *s)
+{
+    for (unsigned char *p = (unsigned char *)s; *p;) {
+        size_t n = utf8_seq_len(p);
+        if (n == 0)
+            *p++ = '?';
+        else
+            p += n;
+    }
+}
+
+static int vfail(exec *ex, size_t si, bool fatal, const char *fmt, va_list ap)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     utf8_trim_tail(msg);
+    utf8_sanitise(msg);
+    ex->fatal = fatal;
+    memcpy(ex->last_msg, msg, sizeof msg);
+    ex->last_shape = si;
     const shape *s = &ex->p->shapes[si];
     process_result *res = ex->res;
     res->ok = false;
@@ -1086,6 +1246,26 @@ static int fail(exec *ex, size_t si, const char *fmt, ...)
     if (!res->stats[si].error)
         res->stats[si].error = xstrdup(msg);
     return SL_EEXEC;
+}
+
+/* An execution error (exception, conversion, script, connector): trycatch can catch it. */
+static int fail(exec *ex, size_t si, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(ex, si, false, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* A limit, the deadline or cancellation: always fails the whole execution. */
+static int fail_limit(exec *ex, size_t si, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(ex, si, true, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static int fail_value(exec *ex, size_t si, const sl_error *err)
@@ -1366,16 +1546,98 @@ static int raise_exception(exec *ex, size_t si, const shape *s, const batch *b)
     return rc;
 }
 
+static int run_script(exec *ex, size_t si, const shape *s, batch *b)
+{
+    script_limits lim = {s->mem_kb * 1024, s->instr_limit, ex->deadline, ex->cancel};
+    jv *out = NULL, *props = NULL;
+    char err[768];
+    script_status st = script_run(s->script, s->script_len, s->id, &lim, b->docs, b->n, ex->res->properties, &out,
+                                  &props, err, sizeof err);
+    switch (st) {
+    case SCRIPT_OK: break;
+    case SCRIPT_MEMORY: return fail(ex, si, "script ran out of its %zu KiB memory", s->mem_kb);
+    case SCRIPT_INSTRUCTIONS:
+        return fail(ex, si, "script used its %lld instructions", (long long)s->instr_limit);
+    case SCRIPT_DEADLINE: return fail_limit(ex, si, "the execution passed its deadline while the script ran");
+    case SCRIPT_CANCELLED: return fail_limit(ex, si, "cancelled: the atom is shutting down");
+    case SCRIPT_ERROR: return fail(ex, si, "%s", err);
+    }
+    jv_free(ex->res->properties);
+    ex->res->properties = props;
+    process_shape_stat *stat = &ex->res->stats[si];
+    if (!out) { /* nil: the input passes on unchanged */
+        add_sat(&stat->docs_out, b->n);
+        b->refs++;
+        push_work(ex, s->edges[0].to, b);
+        return 0;
+    }
+    size_t n = jv_len(out);
+    if (ex->live_docs + n > ex->max_docs) {
+        jv_free(out);
+        return fail_limit(ex, si, "the limit of %zu documents in flight was reached", ex->max_docs);
+    }
+    batch *nb = batch_new(ex, n);
+    for (size_t i = 0; i < n; i++)
+        batch_add(ex, nb, jv_incref(jv_at(out, i)));
+    jv_free(out);
+    add_sat(&stat->docs_out, n);
+    push_work(ex, s->edges[0].to, nb);
+    return 0;
+}
+
+static int run_connector(exec *ex, size_t si, const shape *s, batch *b)
+{
+    if (!ex->p->connections_linked || !s->op)
+        return fail(ex, si, "the connector shape is not linked to its connection");
+    jv *all = jv_new_array();
+    for (size_t i = 0; i < b->n; i++) {
+        if (i > 0 && ex->deadline && mono_ms() >= ex->deadline) {
+            jv_free(all);
+            return fail_limit(ex, si, "the execution passed its deadline while the connector ran");
+        }
+        if (ex->cancel && atomic_load(ex->cancel)) {
+            jv_free(all);
+            return fail_limit(ex, si, "cancelled: the atom is shutting down");
+        }
+        jv *out = jv_new_array();
+        char err[768] = "";
+        int rc = connector_op_run(s->op, b->docs[i], ex->res->properties, out, ex->deadline, err, sizeof err);
+        if (rc == 0)
+            for (size_t k = 0; k < jv_len(out); k++)
+                jv_push(all, jv_at(out, k));
+        jv_free(out);
+        if (rc) {
+            jv_free(all);
+            if (ex->deadline && mono_ms() >= ex->deadline)
+                return fail_limit(ex, si, "the execution passed its deadline while the connector ran%s%s",
+                                  err[0] ? ": " : "", err);
+            return fail(ex, si, "%s", err[0] ? err : "the connector operation failed");
+        }
+        if (ex->live_docs + jv_len(all) > ex->max_docs) {
+            jv_free(all);
+            return fail_limit(ex, si, "the limit of %zu documents in flight was reached", ex->max_docs);
+        }
+    }
+    size_t n = jv_len(all);
+    batch *nb = batch_new(ex, n);
+    for (size_t i = 0; i < n; i++)
+        batch_add(ex, nb, jv_incref(jv_at(all, i)));
+    jv_free(all);
+    add_sat(&ex->res->stats[si].docs_out, n);
+    push_work(ex, s->edges[0].to, nb);
+    return 0;
+}
+
 static int run_shape(exec *ex, size_t si, batch *b)
 {
     const shape *s = &ex->p->shapes[si];
     process_shape_stat *st = &ex->res->stats[si];
     if (ex->deadline && mono_ms() >= ex->deadline)
-        return fail(ex, si, "the execution passed its deadline before this shape ran");
+        return fail_limit(ex, si, "the execution passed its deadline before this shape ran");
     if (ex->cancel && atomic_load(ex->cancel))
-        return fail(ex, si, "cancelled: the atom is shutting down");
+        return fail_limit(ex, si, "cancelled: the atom is shutting down");
     if (++ex->steps > ex->max_steps)
-        return fail(ex, si, "the limit of %zu shape steps was reached", ex->max_steps);
+        return fail_limit(ex, si, "the limit of %zu shape steps was reached", ex->max_steps);
     add_sat(&st->runs, 1);
     add_sat(&st->docs_in, b->n);
     switch (s->kind) {
@@ -1393,7 +1655,7 @@ static int run_shape(exec *ex, size_t si, batch *b)
         return 0;
     case SH_MAP: {
         if (ex->live_docs + b->n > ex->max_docs)
-            return fail(ex, si, "the limit of %zu documents in flight was reached", ex->max_docs);
+            return fail_limit(ex, si, "the limit of %zu documents in flight was reached", ex->max_docs);
         batch *nb = batch_new(ex, b->n);
         for (size_t i = 0; i < b->n; i++) {
             jv *d = NULL;
@@ -1434,7 +1696,7 @@ static int run_shape(exec *ex, size_t si, batch *b)
         return 0;
     case SH_RETURN:
         if (jv_len(ex->res->documents) + b->n > ex->max_docs)
-            return fail(ex, si, "the limit of %zu returned documents was reached", ex->max_docs);
+            return fail_limit(ex, si, "the limit of %zu returned documents was reached", ex->max_docs);
         for (size_t i = 0; i < b->n; i++)
             jv_push(ex->res->documents, b->docs[i]);
         add_sat(&st->docs_out, b->n);
@@ -1448,9 +1710,9 @@ static int run_shape(exec *ex, size_t si, batch *b)
         int64_t until = mono_ms() + s->wait_ms;
         for (int64_t now = mono_ms(); now < until; now = mono_ms()) {
             if (ex->deadline && now >= ex->deadline)
-                return fail(ex, si, "the execution passed its deadline while waiting");
+                return fail_limit(ex, si, "the execution passed its deadline while waiting");
             if (ex->cancel && atomic_load(ex->cancel))
-                return fail(ex, si, "cancelled: the atom is shutting down");
+                return fail_limit(ex, si, "cancelled: the atom is shutting down");
             int64_t slice = until - now < 50 ? until - now : 50;
             struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)slice * 1000000L};
             nanosleep(&ts, NULL);
@@ -1460,10 +1722,63 @@ static int run_shape(exec *ex, size_t si, batch *b)
         push_work(ex, s->edges[0].to, b);
         return 0;
     }
+    case SH_SCRIPT:
+        return run_script(ex, si, s, b);
+    case SH_CONNECTOR:
+        return run_connector(ex, si, s, b);
+    case SH_TRYCATCH: {
+        catch_frame *cf = xcalloc(1, sizeof *cf);
+        cf->shape = si;
+        cf->b = b;
+        b->refs++;
+        cf->ndocs_ret = jv_len(ex->res->documents);
+        push_marker(ex, cf);
+        add_sat(&st->docs_out, b->n);
+        b->refs++;
+        push_work(ex, s->edges[0].to, b);
+        return 0;
+    }
     case SH_INVALID:
         break;
     }
     return fail(ex, si, "invalid shape");
+}
+
+/* After a catchable failure: drops the pending work of the innermost try path and sends the batch
+ * that entered its trycatch shape down "catch". Returns false when no trycatch is pending. */
+static bool catch_failure(exec *ex)
+{
+    catch_frame *cf = NULL;
+    while (ex->sp && !cf) {
+        work w = ex->stack[--ex->sp];
+        if (w.cf)
+            cf = w.cf;
+        else
+            batch_release(ex, w.b);
+    }
+    if (!cf)
+        return false;
+    process_result *res = ex->res;
+    /* withdraw what the failed try path returned */
+    if (jv_len(res->documents) > cf->ndocs_ret) {
+        jv *kept = jv_new_array();
+        for (size_t i = 0; i < cf->ndocs_ret; i++)
+            jv_push(kept, jv_at(res->documents, i));
+        jv_free(res->documents);
+        res->documents = kept;
+    }
+    res->ok = true;
+    res->error[0] = '\0';
+    res->error_shape[0] = '\0';
+    jv *msg = jv_new_str(ex->last_msg);
+    jv_set_take(res->properties, "trycatch_message", msg ? msg : jv_new_str(""));
+    jv_set_str(res->properties, "trycatch_shape", ex->p->shapes[ex->last_shape].id);
+    const shape *s = &ex->p->shapes[cf->shape];
+    add_sat(&res->stats[cf->shape].docs_out, cf->b->n);
+    batch *b = cf->b;
+    free(cf);
+    push_work(ex, s->edges[1].to, b);
+    return true;
 }
 
 int process_run(const process *p, const jv *input_docs, const jv *properties, const process_limits *limits,
@@ -1494,7 +1809,7 @@ int process_run(const process *p, const jv *input_docs, const jv *properties, co
 
     size_t n = jv_len(input_docs);
     if (n > ex.max_docs)
-        return fail(&ex, p->start, "%zu input documents exceed the limit of %zu documents", n, ex.max_docs);
+        return fail_limit(&ex, p->start, "%zu input documents exceed the limit of %zu documents", n, ex.max_docs);
     batch *in = batch_new(&ex, n);
     for (size_t i = 0; i < n; i++)
         batch_add(&ex, in, jv_incref(jv_at(input_docs, i)));
@@ -1502,13 +1817,27 @@ int process_run(const process *p, const jv *input_docs, const jv *properties, co
     /* the start shape runs even without documents */
     int rc = run_shape(&ex, p->start, in);
     batch_release(&ex, in);
-    while (rc == 0 && ex.sp) {
+    for (;;) {
+        if (rc != 0 && (ex.fatal || !catch_failure(&ex)))
+            break;
+        rc = 0;
+        if (!ex.sp)
+            break;
         work w = ex.stack[--ex.sp];
+        if (w.cf) { /* the try path finished without a failure */
+            frame_free(&ex, w.cf);
+            continue;
+        }
         rc = run_shape(&ex, w.shape, w.b);
         batch_release(&ex, w.b);
     }
-    while (ex.sp)
-        batch_release(&ex, ex.stack[--ex.sp].b);
+    while (ex.sp) {
+        work w = ex.stack[--ex.sp];
+        if (w.cf)
+            frame_free(&ex, w.cf);
+        else
+            batch_release(&ex, w.b);
+    }
     free(ex.stack);
     return rc ? SL_EEXEC : 0;
 }

@@ -7,7 +7,11 @@
  * its incoming edge and hands its results down its outgoing edge(s) (Branch: each branch in
  * order). All per-execution state lives in process_exec; nothing global is touched, so many
  * executions run at once on worker threads. Limits guard every execution: documents in flight,
- * document size, shapes visited and wall time. The format is in docs/components.md.
+ * document size, shapes visited and wall time. A trycatch shape leaves a marker on the work stack
+ * below its try path; an execution error unwinds the stack to the innermost marker and sends the
+ * batch down catch instead (limits, the deadline and cancellation are never caught). Script
+ * shapes run Lua in a fresh sandboxed state per batch (atom/script.h). The format is in
+ * docs/components.md and docs/shapes-extra.md (script, trycatch, connector).
  */
 #ifndef SLUICE_PROCESS_H
 #define SLUICE_PROCESS_H
@@ -16,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "atom/connector.h"
 #include "atom/profile.h"
 #include "core/json.h"
 #include "core/util.h"
@@ -43,6 +48,12 @@ int process_parse(const jv *doc, const char *file, process **out, sl_problems *p
  * SL_EINVAL. The profiles must outlive the process. */
 typedef const profile *(*profile_lookup_fn)(void *ctx, const char *name);
 int process_link(process *p, profile_lookup_fn lookup, void *ctx, sl_problems *problems);
+
+/* Links every connector shape to its connection (connector_op_link) through lookup; call it after
+ * process_link. Problems are added with the shape's pointers. Returns 0 or SL_EINVAL. Until it
+ * has succeeded, a connector shape fails the execution when it runs. The connections must
+ * outlive the process. */
+int process_link_connections(process *p, connection_lookup_fn lookup, void *ctx, sl_problems *problems);
 
 void process_free(process *p);
 const char *process_name(const process *p);
@@ -81,7 +92,9 @@ typedef struct process_result {
 /* Runs the process on the given input documents (array; borrowed) with the given initial dynamic
  * process properties (object of strings; borrowed, copied). Always fills *res (free with
  * process_result_free); returns 0 when the execution succeeded, SL_EEXEC when it failed (Exception
- * shape, conversion error, limit reached — res->error says which and where). */
+ * shape, conversion error, script or connector error, limit reached — res->error says which and
+ * where). A failure caught by a trycatch shape whose catch path completes is a success; the
+ * failing shape's stats still carry its error. */
 int process_run(const process *p, const jv *input_docs, const jv *properties,
                 const process_limits *limits, process_result *res);
 void process_result_free(process_result *res);

@@ -950,6 +950,588 @@ static void test_wait_and_cancel(void **state)
                "/shapes/1/ms", "from 1 to");
 }
 
+/* ---- script shape ---- */
+
+/* A process start → script (code; extra members) → return. */
+static process *script_proc(const char *code, const char *extra)
+{
+    char text[16384];
+    snprintf(text, sizeof text,
+             PROC(START("Req", "sc") ",{'id':'sc','type':'script','language':'lua','script':'%s'%s,'next':'r'},"
+                                     "{'id':'r','type':'return'}"),
+             code, extra ? extra : "");
+    return proc_ok(text);
+}
+
+/* Runs a script process once, expecting failure; the error must contain part. */
+static void script_fails(const char *code, const char *extra, const char *docs, const char *part)
+{
+    process *p = script_proc(code, extra);
+    process_result res;
+    assert_int_equal(run(p, docs, NULL, NULL, &res), SL_EEXEC);
+    assert_false(res.ok);
+    assert_string_equal(res.error_shape, "sc");
+    if (!strstr(res.error, part))
+        fail_msg("error \"%s\" does not contain \"%s\"", res.error, part);
+    assert_non_null(stat_of(&res, "sc")->error);
+    process_result_free(&res);
+    process_free(p);
+}
+
+static void test_script_transform(void **state)
+{
+    process *p = script_proc(
+        "local out = {}\\n"
+        "for i, d in ipairs(documents) do\\n"
+        "  out[#out + 1] = {Name = string.upper(d.Customer), Total = d.Total * 2, Index = i, Lines = d.Lines,"
+        " Nothing = d.Nothing, Empty = json.array()}\\n"
+        "end\\n"
+        "properties.count = #documents\\n"
+        "properties.who = documents[1].Customer\\n"
+        "properties.token = nil\\n"
+        "properties.flag = true\\n"
+        "properties.half = 0.5\\n"
+        "local s = json.encode({c = [[x]], a = 1, b = {true, false, json.null}, e = {}, f = 2.5})\\n"
+        "properties.enc = s\\n"
+        "local back = json.decode(s)\\n"
+        "properties.rt = tostring(back.b[3] == json.null) .. back.a .. back.c .. #back.b\\n"
+        "properties.arr = json.encode(json.decode([[ [] ]])) .. json.encode({}) .. json.encode(json.decode([[{\\\"k\\\":[1,{}]}]]))\\n"
+        "properties.scalar = json.encode([[a\\\"b]]) .. json.encode(json.null) .. json.encode(7)\\n"
+        "return out",
+        NULL);
+    process_result res;
+    assert_int_equal(run(p, "[{'Customer':'ann','Total':42,'Lines':[{'Sku':'a'}],'Nothing':null},{'Customer':'bob','Total':-1}]",
+                         "{'token':'t','keep':'k'}", NULL, &res),
+                     0);
+    assert_true(res.ok);
+    assert_json(res.documents, "[{'Name':'ANN','Total':84,'Index':1,'Lines':[{'Sku':'a'}],'Nothing':null,'Empty':[]},"
+                               "{'Name':'BOB','Total':-2,'Index':2,'Empty':[]}]");
+    assert_json(res.properties, "{'keep':'k','count':'2','who':'ann','flag':'true','half':'0.5',"
+                                "'enc':'{\\'a\\':1,\\'b\\':[true,false,null],\\'c\\':\\'x\\',\\'e\\':{},\\'f\\':2.5}',"
+                                "'rt':'true1x3','arr':'[]{}{\\'k\\':[1,{}]}','scalar':'\\'a\\\\\\'b\\'null7'}");
+    assert_int_equal(stat_of(&res, "sc")->docs_in, 2);
+    assert_int_equal(stat_of(&res, "sc")->docs_out, 2);
+    process_result_free(&res);
+    process_free(p);
+
+    /* nil (or nothing) returns the input unchanged; {} returns no documents */
+    p = script_proc("documents[1].Customer = [[changed]]", NULL);
+    assert_int_equal(run(p, "[{'Customer':'ann'}]", NULL, NULL, &res), 0);
+    assert_json(res.documents, "[{'Customer':'ann'}]");
+    process_result_free(&res);
+    process_free(p);
+    p = script_proc("documents[1].Customer = [[changed]] return documents", NULL);
+    assert_int_equal(run(p, "[{'Customer':'ann'}]", NULL, NULL, &res), 0);
+    assert_json(res.documents, "[{'Customer':'changed'}]");
+    process_result_free(&res);
+    process_free(p);
+    p = script_proc("return {}", NULL);
+    assert_int_equal(run(p, "[{'Customer':'ann'}]", NULL, NULL, &res), 0);
+    assert_int_equal(jv_len(res.documents), 0);
+    assert_int_equal(stat_of(&res, "r")->runs, 0);
+    process_result_free(&res);
+    process_free(p);
+
+    /* a script after a map, and a map after a script */
+    p = proc_ok(PROC(START("Req", "sc")
+        ",{'id':'sc','type':'script','language':'lua','script':'return {{Customer = documents[1].Customer .. [[!]]}}','next':'m'},"
+        "{'id':'m','type':'map','from':'Req','to':'Resp','mappings':[{'to':'Message','value':{'element':'Customer'}}],'next':'r'},"
+        "{'id':'r','type':'return'}"));
+    assert_int_equal(run(p, "[{'Customer':'ann'}]", NULL, NULL, &res), 0);
+    assert_json(res.documents, "[{'Message':'ann!'}]");
+    process_result_free(&res);
+    process_free(p);
+}
+
+static void test_script_sandbox(void **state)
+{
+    process *p = script_proc(
+        "local names = {[[io]], [[os]], [[load]], [[loadstring]], [[dofile]], [[loadfile]], [[require]], [[package]],"
+        " [[debug]], [[collectgarbage]], [[coroutine]], [[module]], [[warn]]}\\n"
+        "for _, n in ipairs(names) do if _G[n] ~= nil then error(n .. [[ is reachable]]) end end\\n"
+        "if string.dump ~= nil or ([[x]]).dump ~= nil or getmetatable([[x]]).__index.dump ~= nil then error([[dump]]) end\\n"
+        "local fns = {assert, error, ipairs, next, pairs, pcall, select, tonumber, tostring, type, xpcall, rawequal,"
+        " rawget, rawlen, rawset, setmetatable, getmetatable, print, string.format, table.concat, math.floor, utf8.char}\\n"
+        "if #fns ~= 22 then error([[a safe function is missing]]) end\\n"
+        "print([[hello]], 1, nil)\\n"
+        "properties.ok = [[yes]]",
+        NULL);
+    process_result res;
+    if (run(p, "[{}]", NULL, NULL, &res))
+        fail_msg("%s", res.error);
+    assert_string_equal(jv_get_str(res.properties, "ok"), "yes");
+    process_result_free(&res);
+    process_free(p);
+
+    /* attempts fail cleanly, with Lua's message and line */
+    script_fails("os.exit(1)", NULL, "[{}]", "script error: script:1: attempt to index a nil value (global 'os')");
+    script_fails("local f = io.open([[/etc/passwd]])", NULL, "[{}]", "(global 'io')");
+    script_fails("\\nlocal f = load([[return 1]])", NULL, "[{}]", "script:2: attempt to call a nil value (global 'load')");
+    script_fails("require([[os]])", NULL, "[{}]", "(global 'require')");
+    script_fails("debug.getregistry()", NULL, "[{}]", "(global 'debug')");
+    script_fails("return string.dump(print)", NULL, "[{}]", "(field 'dump')");
+    script_fails("dofile([[/etc/passwd]])", NULL, "[{}]", "(global 'dofile')");
+    script_fails("collectgarbage()", NULL, "[{}]", "(global 'collectgarbage')");
+}
+
+static void test_script_memory(void **state)
+{
+    const char *code = "if documents[1].Customer == [[big]] then local t = {} for i = 1, 1e9 do t[i] = i end end\\n"
+                       "if documents[1].Customer == [[rep]] then local s = string.rep([[x]], 1e9) end\\n"
+                       "if documents[1].Customer == [[dec]] then json.decode(string.rep([[ ]], 900000) .. [[1]]) end\\n"
+                       "if documents[1].Customer == [[caught]] then\\n"
+                       "  local ok, e = pcall(function() local t = {} for i = 1, 1e9 do t[i] = i end end)\\n"
+                       "  properties.caught = tostring(ok) .. [[ ]] .. e\\n"
+                       "end\\n"
+                       "return documents";
+    process *p = script_proc(code, ",'memoryLimitKb':1024");
+    process_result res;
+    const char *bad[] = {"[{'Customer':'big'}]", "[{'Customer':'rep'}]", "[{'Customer':'dec'}]"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(run(p, bad[i], NULL, NULL, &res), SL_EEXEC);
+        assert_string_equal(res.error, "shape \"sc\": script ran out of its 1024 KiB memory");
+        assert_string_equal(res.error_shape, "sc");
+        process_result_free(&res);
+        /* the process (and the atom) carry on */
+        assert_int_equal(run(p, "[{'Customer':'small'}]", NULL, NULL, &res), 0);
+        assert_json(res.documents, "[{'Customer':'small'}]");
+        process_result_free(&res);
+    }
+    /* a script that catches the memory error itself stays within its cap and carries on */
+    assert_int_equal(run(p, "[{'Customer':'caught'}]", NULL, NULL, &res), 0);
+    assert_string_equal(jv_get_str(res.properties, "caught"), "false not enough memory");
+    process_result_free(&res);
+    /* documents too large for the cap fail the same way */
+    char *docs = xmalloc(2u << 20);
+    memset(docs, 'a', 2u << 20);
+    memcpy(docs, "[{'Customer':'", 14);
+    memcpy(docs + (2u << 20) - 4, "'}]", 4);
+    assert_int_equal(run(p, docs, NULL, NULL, &res), SL_EEXEC);
+    assert_non_null(strstr(res.error, "script ran out of its 1024 KiB memory"));
+    process_result_free(&res);
+    free(docs);
+    process_free(p);
+
+    /* the default cap is 8192 KiB */
+    script_fails("local t = {} for i = 1, 1e9 do t[i] = i end", NULL, "[{}]", "script ran out of its 8192 KiB memory");
+}
+
+static void test_script_instructions(void **state)
+{
+    script_fails("while true do end", NULL, "[{}]", "script used its 10000000 instructions");
+    script_fails("while true do end", ",'instructionLimit':5000", "[{}]", "script used its 5000 instructions");
+    /* catching the stop does not help */
+    script_fails("while true do pcall(function() while true do end end) end", ",'instructionLimit':5000", "[{}]",
+                 "script used its 5000 instructions");
+    script_fails("local ok = pcall(function() while true do end end) return documents", ",'instructionLimit':5000",
+                 "[{}]", "script used its 5000 instructions");
+    /* finalizers run without hooks in Lua, so they are refused */
+    script_fails("setmetatable({}, {__gc = function() while true do end end})", NULL, "[{}]",
+                 "script:1: __gc metamethods are not allowed in scripts");
+    script_fails("local mt = getmetatable(json.array()) assert(mt == [[json.array]]) setmetatable(json.array(), {})",
+                 NULL, "[{}]", "cannot change a protected metatable");
+    /* a short script fits a small budget */
+    process *p = script_proc("local n = 0 for i = 1, 100 do n = n + i end properties.n = n", ",'instructionLimit':1000");
+    process_result res;
+    assert_int_equal(run(p, "[{}]", NULL, NULL, &res), 0);
+    assert_string_equal(jv_get_str(res.properties, "n"), "5050");
+    process_result_free(&res);
+    process_free(p);
+
+    /* the execution deadline stops a long script too (and is not the script's fault) */
+    p = script_proc("while true do end", ",'instructionLimit':1000000000");
+    process_limits lim = {.deadline_mono_ms = mono_ms() + 200};
+    int64_t t0 = mono_ms();
+    assert_int_equal(run(p, "[{}]", NULL, &lim, &res), SL_EEXEC);
+    assert_true(mono_ms() - t0 < 5000);
+    assert_non_null(strstr(res.error, "deadline"));
+    process_result_free(&res);
+    process_free(p);
+}
+
+static void test_script_problems(void **state)
+{
+#define SCRIPT_SHAPE(members) PROC(START("Req", "sc") ",{'id':'sc','type':'script'," members ",'next':'r'},{'id':'r','type':'return'}")
+    expect_one(SCRIPT_SHAPE("'language':'lua','script':'local x = = 1'"), true, "/shapes/1/script",
+               "script:1: unexpected symbol near '='");
+    expect_one(SCRIPT_SHAPE("'language':'lua','script':'local x = 1\\nif x then\\nreturn'"), true, "/shapes/1/script",
+               "script:3:");
+    expect_one(SCRIPT_SHAPE("'language':'python','script':'pass'"), true, "/shapes/1/language", "must be \"lua\"");
+    expect_one(SCRIPT_SHAPE("'language':'lua'"), true, "/shapes/1", "missing required member \"script\"");
+    expect_one(SCRIPT_SHAPE("'script':'return nil'"), true, "/shapes/1", "missing required member \"language\"");
+    expect_one(SCRIPT_SHAPE("'language':'lua','script':7"), true, "/shapes/1/script", "string");
+    expect_one(SCRIPT_SHAPE("'language':'lua','script':'','memoryLimitKb':0"), true, "/shapes/1/memoryLimitKb",
+               "from 1 to 65536");
+    expect_one(SCRIPT_SHAPE("'language':'lua','script':'','memoryLimitKb':65537"), true, "/shapes/1/memoryLimitKb",
+               "from 1 to 65536");
+    expect_one(SCRIPT_SHAPE("'language':'lua','script':'','memoryLimitKb':1"), true, "/shapes/1/memoryLimitKb",
+               "too small");
+    expect_one(SCRIPT_SHAPE("'language':'lua','script':'','instructionLimit':999"), true,
+               "/shapes/1/instructionLimit", "from 1000 to 1000000000");
+    expect_one(SCRIPT_SHAPE("'language':'lua','script':'','instructionLimit':1.5e3"), true,
+               "/shapes/1/instructionLimit", "whole number");
+    expect_one(SCRIPT_SHAPE("'language':'lua','script':'','timeout':5"), true, "/shapes/1/timeout",
+               "unknown member \"timeout\" in a script shape");
+    /* binary chunks are refused */
+    expect_one(SCRIPT_SHAPE("'language':'lua','script':'\\u001bLua'"), true, "/shapes/1/script", "binary");
+    expect_one(PROC(START("Req", "t") ",{'id':'t','type':'teleport'}"), true, "/shapes/1/type",
+               "exception, wait, script, trycatch or connector");
+#undef SCRIPT_SHAPE
+}
+
+static void test_script_errors(void **state)
+{
+    script_fails("local x = 1\\nlocal y = 2\\nerror([[boom]])", NULL, "[{}]", "shape \"sc\": script error: script:3: boom");
+    script_fails("return documents[1].x.y", NULL, "[{}]", "script:1: attempt to index a nil value (field 'x')");
+    script_fails("error({})", NULL, "[{}]", "an error object of type table");
+    script_fails("error(42)", NULL, "[{}]", "script error: 42");
+    script_fails("return 5", NULL, "[{}]", "the script returned a number; it must return an array of documents");
+    script_fails("return [[x]]", NULL, "[{}]", "returned a string");
+    script_fails("return {5}", NULL, "[{}]", "document 1 the script returned is a integer, not an object");
+    script_fails("return {{}, {1, 2}}", NULL, "[{}]", "document 2 the script returned is a array");
+    script_fails("return {Customer = [[x]]}", NULL, "[{}]", "returned a table with string keys");
+    script_fails("return {{f = print}}", NULL, "[{}]", "a function cannot be converted to JSON");
+    script_fails("local t = {} t.self = t return {t}", NULL, "[{}]", "nest deeper than 128 levels");
+    script_fails("return {{x = 0/0}}", NULL, "[{}]", "NaN");
+    script_fails("return {{[1] = 1, x = 2}}", NULL, "[{}]", "neither all strings nor exactly 1..n");
+    script_fails("properties.t = {}", NULL, "[{}]", "property \"t\" must be a string, number or boolean, not a table");
+    script_fails("properties = 5", NULL, "[{}]", "\"properties\" must stay a table");
+    script_fails("json.encode({f = print})", NULL, "[{}]", "script:1: json.encode: a function cannot be converted");
+    script_fails("json.decode([[{]])", NULL, "[{}]", "script:1: json.decode: line 1");
+    script_fails("json.decode(string.rep([[[]], 200) .. string.rep([[] ]], 200))", NULL, "[{}]", "deeper than 128");
+    script_fails("error([[bad \\u00ff\\u00fe]] .. string.char(255))", NULL, "[{}]", "script:1: bad");
+    /* a failed script leaves the properties alone */
+    process *p = script_proc("properties.x = [[1]] error([[no]])", NULL);
+    process_result res;
+    assert_int_equal(run(p, "[{}]", "{'y':'2'}", NULL, &res), SL_EEXEC);
+    assert_json(res.properties, "{'y':'2'}");
+    process_result_free(&res);
+    process_free(p);
+}
+
+typedef struct script_thread_arg {
+    const process *p;
+    int id;
+    int failures;
+} script_thread_arg;
+
+static void *script_thread(void *arg)
+{
+    script_thread_arg *t = arg;
+    for (int i = 0; i < 40; i++) {
+        char docs[128];
+        snprintf(docs, sizeof docs, "[{\"Customer\":\"c%d-%d\"}]", t->id, i);
+        jv *d = jv_parse(docs, strlen(docs), NULL);
+        process_result res;
+        int rc = process_run(t->p, d, NULL, NULL, &res);
+        char want[64];
+        snprintf(want, sizeof want, "C%d-%d", t->id, i);
+        const char *got = jv_get_str(jv_at(res.documents, 0), "Customer");
+        if (rc || !got || strcmp(got, want) != 0)
+            t->failures++;
+        process_result_free(&res);
+        jv_free(d);
+    }
+    return NULL;
+}
+
+static void test_script_concurrent(void **state)
+{
+    process *p = script_proc("local d = documents[1] d.Customer = string.upper(d.Customer) return {d}", NULL);
+    pthread_t th[4];
+    script_thread_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (script_thread_arg){p, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, script_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+    process_free(p);
+}
+
+/* ---- trycatch shape ---- */
+
+#define CATCH_MAP(id, next)                                                                                    \
+    "{'id':'" id "','type':'map','from':'Req','to':'Resp','mappings':[{'to':'Message','value':{'property':"   \
+    "'trycatch_message'}},{'to':'Name','value':{'property':'trycatch_shape'}},{'to':'Day','value':{'element':" \
+    "'Customer'}}],'next':'" next "'}"
+
+static void test_trycatch_basic(void **state)
+{
+    process *p = proc_ok(PROC(START("Req", "tc")
+        ",{'id':'tc','type':'trycatch','try':'d','catch':'c'},"
+        "{'id':'d','type':'decision','left':{'element':'Customer'},'comparison':'equals','right':{'const':'bad'},"
+        "'true':'ex','false':'m'},"
+        "{'id':'ex','type':'exception','message':'bad customer {1}','params':[{'element':'Customer'}]},"
+        "{'id':'m','type':'map','from':'Req','to':'Resp','mappings':[{'to':'Message','value':{'element':'Customer'}}],'next':'r'},"
+        CATCH_MAP("c", "r") ","
+        "{'id':'r','type':'return'}"));
+    process_result res;
+    /* success path unaffected */
+    assert_int_equal(run(p, "[{'Customer':'ann'},{'Customer':'bob'}]", NULL, NULL, &res), 0);
+    assert_true(res.ok);
+    assert_json(res.documents, "[{'Message':'ann'},{'Message':'bob'}]");
+    assert_null(jv_get(res.properties, "trycatch_message"));
+    assert_int_equal(stat_of(&res, "c")->runs, 0);
+    assert_int_equal(stat_of(&res, "tc")->docs_out, 2);
+    process_result_free(&res);
+    /* a failure sends the whole batch, as it arrived, down catch */
+    assert_int_equal(run(p, "[{'Customer':'ann'},{'Customer':'bad'}]", NULL, NULL, &res), 0);
+    assert_true(res.ok);
+    assert_string_equal(res.error, "");
+    assert_string_equal(res.error_shape, "");
+    assert_json(res.documents, "[{'Message':'bad customer bad','Name':'ex','Day':'ann'},"
+                               "{'Message':'bad customer bad','Name':'ex','Day':'bad'}]");
+    assert_string_equal(jv_get_str(res.properties, "trycatch_message"), "bad customer bad");
+    assert_string_equal(jv_get_str(res.properties, "trycatch_shape"), "ex");
+    assert_string_equal(stat_of(&res, "ex")->error, "bad customer bad"); /* still recorded */
+    assert_int_equal(stat_of(&res, "m")->runs, 0);                       /* dropped with the try path */
+    assert_int_equal(stat_of(&res, "c")->docs_in, 2);
+    assert_int_equal(stat_of(&res, "tc")->docs_out, 4);
+    process_result_free(&res);
+    process_free(p);
+
+    /* documents the failed try path already returned are withdrawn */
+    p = proc_ok(PROC(START("Req", "tc")
+        ",{'id':'tc','type':'trycatch','try':'b','catch':'c'},"
+        "{'id':'b','type':'branch','branches':['r','sc']},"
+        "{'id':'sc','type':'script','language':'lua','script':'\\nerror([[nope]])','next':'r'},"
+        CATCH_MAP("c", "r") ","
+        "{'id':'r','type':'return'}"));
+    assert_int_equal(run(p, "[{'Customer':'x'}]", "{'token':'t'}", NULL, &res), 0);
+    assert_json(res.documents, "[{'Message':'script error: script:2: nope','Name':'sc','Day':'x'}]");
+    assert_json(res.properties, "{'token':'t','trycatch_message':'script error: script:2: nope','trycatch_shape':'sc'}");
+    assert_int_equal(stat_of(&res, "r")->runs, 2);
+    process_result_free(&res);
+    process_free(p);
+
+    /* a failure in the catch path fails the execution */
+    p = proc_ok(PROC(START("Req", "tc")
+        ",{'id':'tc','type':'trycatch','try':'e1','catch':'e2'},"
+        "{'id':'e1','type':'exception','message':'first'},"
+        "{'id':'e2','type':'exception','message':'second: {1}','params':[{'property':'trycatch_message'}]}"));
+    assert_int_equal(run(p, "[{}]", NULL, NULL, &res), SL_EEXEC);
+    assert_string_equal(res.error, "shape \"e2\": second: first");
+    process_result_free(&res);
+    process_free(p);
+
+    /* validation */
+    expect_one(PROC(START("Req", "tc") ",{'id':'tc','type':'trycatch','try':'r'},{'id':'r','type':'return'}"), true,
+               "/shapes/1", "missing required member \"catch\"");
+    expect_one(PROC(START("Req", "tc") ",{'id':'tc','type':'trycatch','try':'r','catch':'x'},{'id':'r','type':'return'}"),
+               true, "/shapes/1/catch", "unknown shape \"x\"");
+    expect_one(PROC(START("Req", "tc") ",{'id':'tc','type':'trycatch','try':'r','catch':'r','next':'r'},"
+                                       "{'id':'r','type':'return'}"),
+               true, "/shapes/1/next", "unknown member \"next\" in a trycatch shape");
+}
+
+static void test_trycatch_nested(void **state)
+{
+    /* the innermost trycatch catches; a failure on its catch path goes to the outer one */
+    process *p = proc_ok(PROC(START("Req", "outer")
+        ",{'id':'outer','type':'trycatch','try':'inner','catch':'oc'},"
+        "{'id':'inner','type':'trycatch','try':'d','catch':'ic'},"
+        "{'id':'d','type':'decision','left':{'element':'Customer'},'comparison':'equals','right':{'const':'twice'},"
+        "'true':'e1','false':'e0'},"
+        "{'id':'e0','type':'exception','message':'inner failure'},"
+        "{'id':'e1','type':'exception','message':'inner failure again'},"
+        "{'id':'ic','type':'decision','left':{'property':'trycatch_message'},'comparison':'equals',"
+        "'right':{'const':'inner failure again'},'true':'e2','false':'icm'},"
+        CATCH_MAP("icm", "r") ","
+        "{'id':'e2','type':'exception','message':'catch failed'},"
+        CATCH_MAP("oc", "r") ","
+        "{'id':'r','type':'return'}"));
+    process_result res;
+    assert_int_equal(run(p, "[{'Customer':'once'}]", NULL, NULL, &res), 0);
+    assert_json(res.documents, "[{'Message':'inner failure','Name':'e0','Day':'once'}]");
+    assert_int_equal(stat_of(&res, "oc")->runs, 0);
+    process_result_free(&res);
+    assert_int_equal(run(p, "[{'Customer':'twice'}]", NULL, NULL, &res), 0);
+    assert_json(res.documents, "[{'Message':'catch failed','Name':'e2','Day':'twice'}]");
+    assert_int_equal(stat_of(&res, "ic")->runs, 1);
+    assert_int_equal(stat_of(&res, "oc")->runs, 1);
+    process_result_free(&res);
+    process_free(p);
+
+    /* a try path on one branch does not catch failures of the next branch */
+    p = proc_ok(PROC(START("Req", "b")
+        ",{'id':'b','type':'branch','branches':['tc','e']},"
+        "{'id':'tc','type':'trycatch','try':'r','catch':'r'},"
+        "{'id':'e','type':'exception','message':'outside'},"
+        "{'id':'r','type':'return'}"));
+    assert_int_equal(run(p, "[{}]", NULL, NULL, &res), SL_EEXEC);
+    assert_string_equal(res.error, "shape \"e\": outside");
+    process_result_free(&res);
+    process_free(p);
+}
+
+static void test_trycatch_limits(void **state)
+{
+    process *p = proc_ok(PROC(START("Req", "tc")
+        ",{'id':'tc','type':'trycatch','try':'w','catch':'c'},"
+        "{'id':'w','type':'wait','ms':1,'next':'m'},"
+        "{'id':'m','type':'map','from':'Req','to':'Resp','mappings':[{'to':'Message','value':{'element':'Customer'}}],'next':'r'},"
+        CATCH_MAP("c", "r") ","
+        "{'id':'r','type':'return'}"));
+    process_result res;
+    /* shape steps */
+    process_limits lim = {.max_shape_steps = 3};
+    assert_int_equal(run(p, "[{}]", NULL, &lim, &res), SL_EEXEC);
+    assert_non_null(strstr(res.error, "limit of 3 shape steps"));
+    assert_int_equal(stat_of(&res, "c")->runs, 0);
+    process_result_free(&res);
+    /* documents in flight */
+    lim = (process_limits){.max_documents = 3};
+    assert_int_equal(run(p, "[{},{}]", NULL, &lim, &res), SL_EEXEC);
+    assert_non_null(strstr(res.error, "limit of 3 documents"));
+    process_result_free(&res);
+    /* cancellation */
+    _Atomic bool cancel = true;
+    lim = (process_limits){.cancel = &cancel};
+    assert_int_equal(run(p, "[{}]", NULL, &lim, &res), SL_EEXEC);
+    assert_non_null(strstr(res.error, "shutting down"));
+    process_result_free(&res);
+    process_free(p);
+
+    /* the deadline inside a script in a try path */
+    p = proc_ok(PROC(START("Req", "tc")
+        ",{'id':'tc','type':'trycatch','try':'sc','catch':'c'},"
+        "{'id':'sc','type':'script','language':'lua','script':'while true do end','instructionLimit':1000000000,'next':'r'},"
+        CATCH_MAP("c", "r") ","
+        "{'id':'r','type':'return'}"));
+    lim = (process_limits){.deadline_mono_ms = mono_ms() + 100};
+    assert_int_equal(run(p, "[{}]", NULL, &lim, &res), SL_EEXEC);
+    assert_non_null(strstr(res.error, "deadline"));
+    assert_string_equal(res.error_shape, "sc");
+    assert_int_equal(stat_of(&res, "c")->runs, 0);
+    process_result_free(&res);
+    process_free(p);
+
+    /* a script's own budget is the script's failure: caught */
+    p = proc_ok(PROC(START("Req", "tc")
+        ",{'id':'tc','type':'trycatch','try':'sc','catch':'c'},"
+        "{'id':'sc','type':'script','language':'lua','script':'while true do end','instructionLimit':1000,'next':'r'},"
+        CATCH_MAP("c", "r") ","
+        "{'id':'r','type':'return'}"));
+    assert_int_equal(run(p, "[{'Customer':'z'}]", NULL, NULL, &res), 0);
+    assert_json(res.documents, "[{'Message':'script used its 1000 instructions','Name':'sc','Day':'z'}]");
+    process_result_free(&res);
+    process_free(p);
+}
+
+/* ---- connector shape ---- */
+
+static const connection *g_conn; /* the one connection of the connector test */
+
+static const connection *conn_lookup(void *ctx, const char *name)
+{
+    return g_conn && strcmp(connection_name(g_conn), name) == 0 ? g_conn : NULL;
+}
+
+/* Parses, links (profiles and connections) a process that must be valid. */
+static process *proc_conn_ok(const char *text)
+{
+    process *p = proc_ok(text);
+    sl_problems pr;
+    problems_init(&pr);
+    int rc = process_link_connections(p, conn_lookup, NULL, &pr);
+    dump_problems(&pr);
+    assert_int_equal(rc, 0);
+    problems_free(&pr);
+    return p;
+}
+
+static void test_connector_shape(void **state)
+{
+    char dir[] = "/tmp/sluice-test-process-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char conn_text[512];
+    snprintf(conn_text, sizeof conn_text,
+             "{'component':'connection','name':'files','type':'disk','disk':{'root':'%s'}}", dir);
+    jv *cj = js(conn_text);
+    sl_problems pr;
+    problems_init(&pr);
+    connection *conn = NULL;
+    assert_int_equal(connection_parse(cj, "c.json", NULL, &conn, &pr), 0);
+    problems_free(&pr);
+    jv_free(cj);
+    g_conn = conn;
+
+    /* write each document to <Customer>.json, keep one, list the folder */
+    process *p = proc_conn_ok(PROC(START("Req", "w")
+        ",{'id':'w','type':'connector','connection':'files','operation':{'action':'write','filename':"
+        "{'fn':'concat','args':[{'element':'Customer'},{'const':'.json'}]},'content':'document'},'next':'sc'},"
+        "{'id':'sc','type':'script','language':'lua','script':'return {documents[1]}','next':'l'},"
+        "{'id':'l','type':'connector','connection':'files','operation':{'action':'list','pattern':'*.json'},'next':'r'},"
+        "{'id':'r','type':'return'}"));
+    process_result res;
+    if (run(p, "[{'Customer':'ann'},{'Customer':'bob'}]", NULL, NULL, &res))
+        fail_msg("%s", res.error);
+    assert_int_equal(jv_len(res.documents), 2);
+    assert_string_equal(jv_get_str(jv_at(res.documents, 0), "filename"), "ann.json");
+    assert_string_equal(jv_get_str(jv_at(res.documents, 1), "filename"), "bob.json");
+    assert_int_equal(stat_of(&res, "w")->docs_in, 2);
+    assert_int_equal(stat_of(&res, "w")->docs_out, 2);
+    assert_int_equal(stat_of(&res, "l")->docs_out, 2);
+    process_result_free(&res);
+    process_free(p);
+
+    /* a connector error is an execution error: trycatch catches it */
+    p = proc_conn_ok(PROC(START("Req", "tc")
+        ",{'id':'tc','type':'trycatch','try':'k','catch':'c'},"
+        "{'id':'k','type':'connector','connection':'files','operation':{'action':'read','filename':{'const':'missing.json'}},'next':'r'},"
+        CATCH_MAP("c", "r") ","
+        "{'id':'r','type':'return'}"));
+    assert_int_equal(run(p, "[{'Customer':'x'}]", NULL, NULL, &res), 0);
+    const char *msg = jv_get_str(res.properties, "trycatch_message");
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "missing.json"));
+    assert_string_equal(jv_get_str(res.properties, "trycatch_shape"), "k");
+    assert_non_null(stat_of(&res, "k")->error);
+    process_result_free(&res);
+    process_free(p);
+
+    /* unknown connection: a problem at the shape's pointer */
+    const char *unknown = PROC(START("Req", "k")
+        ",{'id':'k','type':'connector','connection':'nope','operation':{'action':'list'},'next':'r'},"
+        "{'id':'r','type':'return'}");
+    p = proc_ok(unknown);
+    problems_init(&pr);
+    assert_int_equal(process_link_connections(p, conn_lookup, NULL, &pr), SL_EINVAL);
+    assert_problem(&pr, "/shapes/1/connection", "unknown connection \"nope\"");
+    problems_free(&pr);
+    /* not linked: fails when it runs */
+    assert_int_equal(run(p, "[{}]", NULL, NULL, &res), SL_EEXEC);
+    assert_non_null(strstr(res.error, "not linked"));
+    process_result_free(&res);
+    process_free(p);
+    /* operation problems come from connector_op_parse, at exact pointers */
+    {
+        sl_problems bad;
+        proc_bad(PROC(START("Req", "k") ",{'id':'k','type':'connector','connection':'files','operation':{'action':'fly'},"
+                                        "'next':'r','extra':1},{'id':'r','type':'return'}"),
+                 &bad, true);
+        assert_problem(&bad, "/shapes/1/operation/action", "unknown action \"fly\"");
+        assert_problem(&bad, "/shapes/1/extra", "unknown member \"extra\" in a connector shape");
+        problems_free(&bad);
+    }
+    /* element paths in the operation are checked against the arriving profile */
+    expect_one(PROC(START("Req", "k") ",{'id':'k','type':'connector','connection':'files','operation':{'action':'read',"
+                                      "'filename':{'element':'Custmer'}},'next':'r'},{'id':'r','type':'return'}"),
+               false, "/shapes/1/operation/filename/element", "Custmer");
+
+    g_conn = NULL;
+    connection_free(conn);
+    char path[128];
+    snprintf(path, sizeof path, "%s/ann.json", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/bob.json", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -971,6 +1553,17 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_concurrent_runs),
         cmocka_unit_test(test_wait_and_cancel),
+        cmocka_unit_test(test_script_transform),
+        cmocka_unit_test(test_script_sandbox),
+        cmocka_unit_test(test_script_memory),
+        cmocka_unit_test(test_script_instructions),
+        cmocka_unit_test(test_script_problems),
+        cmocka_unit_test(test_script_errors),
+        cmocka_unit_test(test_script_concurrent),
+        cmocka_unit_test(test_trycatch_basic),
+        cmocka_unit_test(test_trycatch_nested),
+        cmocka_unit_test(test_trycatch_limits),
+        cmocka_unit_test(test_connector_shape),
     };
     return cmocka_run_group_tests(tests, setup_profiles, teardown_profiles);
 }
