@@ -70,7 +70,7 @@ static int load_latest(atom *a, sl_error *err)
     sl_problems problems;
     problems_init(&problems);
     deployment *d = NULL;
-    int rc = deploy_build(bundle, &d, &problems);
+    int rc = deploy_build(bundle, a->cfg.data_dir, &d, &problems);
     jv_free(bundle);
     if (rc) {
         buf b;
@@ -394,7 +394,7 @@ int atom_deploy_dir(atom *a, const char *dir, int64_t *version, bool *changed, s
     if (rc)
         return rc;
     deployment *d = NULL;
-    rc = deploy_build(bundle, &d, problems);
+    rc = deploy_build(bundle, a->cfg.data_dir, &d, problems);
     jv_free(bundle);
     if (rc)
         return rc;

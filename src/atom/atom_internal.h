@@ -64,6 +64,9 @@ void atom_record_callback(atom *a, const char *id, const char *outcome);
 void atom_flush_records(atom *a);
 
 void fs_on_request(atom *a, http_request *req, const char *rest_after_fs);
+/* Data routes (and describe for services with table sources). Returns true when it took the
+ * request (and the deployment reference dep); false leaves both to the caller. */
+bool fs_data_route(atom *a, http_request *req, deployment *dep, const flowservice *svc, const char *route);
 void mgmt_on_request(atom *a, http_request *req);
 
 #endif

@@ -27,6 +27,9 @@ int connection_parse(const jv *doc, const char *file, const char *base_dir, conn
 void connection_free(connection *c);
 const char *connection_name(const connection *c);
 const char *connection_type(const connection *c); /* "database", "http", "disk" */
+/* The database settings of a "database" connection (borrowed), or NULL for other types. Table
+ * data actions use it to open their own pools. */
+const struct sqldb_config *connection_database(const connection *c);
 
 typedef struct connector_op connector_op;
 
@@ -37,6 +40,11 @@ int connector_op_parse(const jv *shape, const char *file, const char *ptr, conne
 typedef const connection *(*connection_lookup_fn)(void *ctx, const char *name);
 int connector_op_link(connector_op *op, connection_lookup_fn lookup, void *ctx, const char *file,
                       sl_problems *problems);
+/* Checks the element paths of the operation's VALUEs against the profile of the documents
+ * arriving at the shape (when the caller knows it; NULL checks nothing), as value_link does.
+ * Returns the number of problems added. */
+size_t connector_op_link_values(const connector_op *op, const profile *prof, const char *file,
+                                sl_problems *problems);
 void connector_op_free(connector_op *op);
 
 /* Runs the operation for one incoming document (borrowed; may be an empty object). Produced

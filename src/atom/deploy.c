@@ -209,6 +209,11 @@ static void flowservice_free(flowservice *s)
         free(s->actions[i].response_prefix);
     }
     free(s->actions);
+    for (size_t i = 0; i < s->ntables; i++) {
+        free(s->tables[i].table);
+        table_source_free(s->tables[i].source);
+    }
+    free(s->tables);
     free(s->describe);
 }
 
@@ -234,10 +239,94 @@ static int cmp_action(const void *a, const void *b)
     return strcmp(((const fs_action *)a)->name, ((const fs_action *)b)->name);
 }
 
+static const connection *find_connection(void *ctx, const char *name)
+{
+    deployment *d = ctx;
+    for (size_t i = 0; i < d->nconnections; i++)
+        if (strcmp(connection_name(d->connections[i]), name) == 0)
+            return d->connections[i];
+    return NULL;
+}
+
+/* One table-bound data action ({"connection","table","maxRows"?}) or database
+ * ({"connection","maxRows"?}) at ptr. */
+static void parse_table_source(deployment *d, const jv *v, const char *file, const char *ptr, bool whole_db,
+                               flowservice *s, sl_problems *problems)
+{
+    if (!jv_is_object(v)) {
+        problems_add(problems, file, ptr, "must be an object");
+        return;
+    }
+    static const char *const one[] = {"connection", "table", "maxRows", "description", NULL};
+    static const char *const all[] = {"connection", "maxRows", "description", NULL};
+    check_members(v, whole_db ? all : one, file, ptr, problems);
+    const char *cname = jv_get_str(v, "connection");
+    char *pc = pointer_join(ptr, "connection");
+    const connection *c = cname ? find_connection(d, cname) : NULL;
+    if (!cname)
+        problems_add(problems, file, pc, "connection is required: the name of a database connection");
+    else if (!c)
+        problems_add(problems, file, pc, "unknown connection \"%s\"", cname);
+    else if (!connection_database(c))
+        problems_add(problems, file, pc, "connection \"%s\" is not a database connection", cname);
+    free(pc);
+    const char *table = whole_db ? NULL : jv_get_str(v, "table");
+    if (!whole_db && !text_ok(table, 128)) {
+        char *pt = pointer_join(ptr, "table");
+        problems_add(problems, file, pt, "table is required: the name of a table or view");
+        free(pt);
+    }
+    const jv *mr = jv_get(v, "maxRows");
+    int64_t max_rows = 1000;
+    if (mr) {
+        if (jv_typeof(mr) != JV_INT || jv_int(mr) < 1 || jv_int(mr) > 100000) {
+            char *pm = pointer_join(ptr, "maxRows");
+            problems_add(problems, file, pm, "maxRows must be a whole number from 1 to 100000");
+            free(pm);
+        } else {
+            max_rows = jv_int(mr);
+        }
+    }
+    for (size_t k = 0; table && k < s->ntables; k++)
+        if (s->tables[k].table && strcmp(s->tables[k].table, table) == 0) {
+            char *pt = pointer_join(ptr, "table");
+            problems_add(problems, file, pt, "table \"%s\" is already served by this Flow Service", table);
+            free(pt);
+        }
+    if (!c || !connection_database(c) || (!whole_db && !text_ok(table, 128)))
+        return;
+    fs_table_source *t = &s->tables[s->ntables++];
+    t->connection = c;
+    t->table = table ? xstrdup(table) : NULL;
+    const char *tables[1] = {table};
+    t->source = table_source_new(connection_database(c), table ? tables : NULL, table ? 1 : 0, max_rows);
+}
+
+static void parse_table_sources(deployment *d, const jv *doc, const char *file, flowservice *s, sl_problems *problems)
+{
+    const jv *das = jv_get(doc, "dataActions"), *dbs = jv_get(doc, "databases");
+    if (das && !jv_is_array(das))
+        problems_add(problems, file, "/dataActions", "must be an array");
+    if (dbs && !jv_is_array(dbs))
+        problems_add(problems, file, "/databases", "must be an array");
+    size_t n = jv_len(das) + jv_len(dbs);
+    s->tables = xcalloc(n ? n : 1, sizeof(fs_table_source));
+    for (size_t i = 0; i < jv_len(das); i++) {
+        char *p = pointer_join_index("/dataActions", i);
+        parse_table_source(d, jv_at(das, i), file, p, false, s, problems);
+        free(p);
+    }
+    for (size_t i = 0; i < jv_len(dbs); i++) {
+        char *p = pointer_join_index("/databases", i);
+        parse_table_source(d, jv_at(dbs, i), file, p, true, s, problems);
+        free(p);
+    }
+}
+
 static void parse_flowservice(deployment *d, const jv *doc, const char *file, flowservice *s, sl_problems *problems)
 {
     static const char *const top[] = {"component", "name", "description", "externalName", "configurationValues",
-                                      "messageActions", NULL};
+                                      "messageActions", "dataActions", "databases", NULL};
     check_members(doc, top, file, "", problems);
     s->file = xstrdup(file);
     const char *ext = jv_get_str(doc, "externalName");
@@ -338,6 +427,7 @@ static void parse_flowservice(deployment *d, const jv *doc, const char *file, fl
         free(p);
     }
     qsort(s->actions, s->nactions, sizeof(fs_action), cmp_action);
+    parse_table_sources(d, doc, file, s, problems);
 }
 
 static void render_describe(flowservice *s)
@@ -362,7 +452,9 @@ static void render_describe(flowservice *s)
                                         "providesNotifications", "providesSmartSave", "providesSocial",
                                         "providesSharing", "providesViews", "providesVoting", NULL};
     for (size_t i = 0; flags[i]; i++)
-        jv_set_bool(r, flags[i], strcmp(flags[i], "providesLogic") == 0 && s->nactions > 0);
+        jv_set_bool(r, flags[i],
+                    (strcmp(flags[i], "providesLogic") == 0 && s->nactions > 0) ||
+                        (strcmp(flags[i], "providesDatabase") == 0 && s->ntables > 0));
     jv *actions = jv_new_array();
     jv *types = jv_new_array();
     for (size_t i = 0; i < s->nactions; i++) {
@@ -404,7 +496,7 @@ static void digest_of(const jv *doc, char out[65])
     free(text);
 }
 
-int deploy_build(const jv *bundle, deployment **out, sl_problems *problems)
+int deploy_build(const jv *bundle, const char *base_dir, deployment **out, sl_problems *problems)
 {
     size_t before = problems->n + problems->dropped;
     deployment *d = xcalloc(1, sizeof *d);
@@ -417,6 +509,7 @@ int deploy_build(const jv *bundle, deployment **out, sl_problems *problems)
     d->profiles = xcalloc(n ? n : 1, sizeof(profile *));
     d->processes = xcalloc(n ? n : 1, sizeof(process *));
     d->services = xcalloc(n ? n : 1, sizeof(flowservice));
+    d->connections = xcalloc(n ? n : 1, sizeof(connection *));
     const jv **fs_docs = xcalloc(n ? n : 1, sizeof(jv *));
     const char **fs_files = xcalloc(n ? n : 1, sizeof(char *));
     size_t nfs = 0;
@@ -466,17 +559,26 @@ int deploy_build(const jv *bundle, deployment **out, sl_problems *problems)
             process *p = NULL;
             if (process_parse(doc, file, &p, problems) == 0)
                 d->processes[d->nprocesses++] = p;
+        } else if (strcmp(kind, "connection") == 0) {
+            for (size_t k = 0; k < d->nconnections; k++)
+                if (strcmp(connection_name(d->connections[k]), name) == 0)
+                    problems_add(problems, file, "/name", "another connection is already named \"%s\"", name);
+            connection *c = NULL;
+            if (connection_parse(doc, file, base_dir, &c, problems) == 0)
+                d->connections[d->nconnections++] = c;
         } else if (strcmp(kind, "flowservice") == 0) {
             fs_docs[nfs] = doc;
             fs_files[nfs] = file;
             nfs++;
         } else {
-            problems_add(problems, file, "/component", "unknown component kind \"%s\" (profile, process or flowservice)",
-                         kind);
+            problems_add(problems, file, "/component",
+                         "unknown component kind \"%s\" (profile, process, connection or flowservice)", kind);
         }
     }
-    for (size_t i = 0; i < d->nprocesses; i++)
+    for (size_t i = 0; i < d->nprocesses; i++) {
         process_link(d->processes[i], find_profile, d, problems);
+        process_link_connections(d->processes[i], find_connection, d, problems);
+    }
     for (size_t i = 0; i < nfs; i++) {
         flowservice *s = &d->services[d->nservices++];
         s->name = xstrdup(jv_get_str(fs_docs[i], "name"));
@@ -524,6 +626,9 @@ void deploy_unref(deployment *d)
     for (size_t i = 0; i < d->nprofiles; i++)
         profile_free(d->profiles[i]);
     free(d->profiles);
+    for (size_t i = 0; i < d->nconnections; i++)
+        connection_free(d->connections[i]);
+    free(d->connections);
     jv_free(d->bundle);
     free(d);
 }
@@ -534,6 +639,18 @@ const flowservice *deploy_service(const deployment *d, const char *external_name
         if (strcmp(d->services[i].external_name, external_name) == 0)
             return &d->services[i];
     return NULL;
+}
+
+const fs_table_source *deploy_table_source(const flowservice *s, const char *type_name)
+{
+    const fs_table_source *whole = NULL;
+    for (size_t i = 0; s && type_name && i < s->ntables; i++) {
+        if (s->tables[i].table && strcmp(s->tables[i].table, type_name) == 0)
+            return &s->tables[i];
+        if (!s->tables[i].table && !whole)
+            whole = &s->tables[i];
+    }
+    return whole;
 }
 
 const fs_action *deploy_action(const flowservice *s, const char *name)

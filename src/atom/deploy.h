@@ -13,8 +13,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "atom/connector.h"
 #include "atom/process.h"
 #include "atom/profile.h"
+#include "atom/tableaction.h"
 #include "core/json.h"
 #include "core/util.h"
 
@@ -33,6 +35,14 @@ typedef struct fs_action {
     char *response_prefix;     /* "<name> RESPONSE" */
 } fs_action;
 
+/* Tables served straight from a database (data actions bound to a table, or every table of a
+ * connection's schema): Flow types are named after the tables. */
+typedef struct fs_table_source {
+    const connection *connection;
+    char *table;               /* NULL: every table of the schema */
+    table_source *source;      /* owns its connection pool */
+} fs_table_source;
+
 typedef struct flowservice {
     char *name;
     char *external_name;       /* path is /fs/<external_name> */
@@ -41,7 +51,10 @@ typedef struct flowservice {
     size_t nconfig;
     fs_action *actions;
     size_t nactions;
-    char *describe;            /* pre-rendered describe response (JSON text) */
+    fs_table_source *tables;   /* table data actions and whole databases */
+    size_t ntables;
+    char *describe;            /* pre-rendered describe response (JSON text); with tables, the
+                                * table types are added at request time from the live schema */
     size_t describe_len;
 } flowservice;
 
@@ -55,6 +68,8 @@ typedef struct deployment {
     size_t nprocesses;
     flowservice *services;
     size_t nservices;
+    connection **connections;
+    size_t nconnections;
     _Atomic int _refs;
 } deployment;
 
@@ -63,8 +78,13 @@ typedef struct deployment {
 int deploy_read_dir(const char *dir, jv **bundle, sl_problems *problems);
 
 /* Validates and links a bundle into a new deployment (refcount 1; bundle borrowed and kept).
- * Returns 0, or SL_EINVAL with every problem listed. */
-int deploy_build(const jv *bundle, deployment **out, sl_problems *problems);
+ * base_dir (the data directory) resolves relative paths in connections. Nothing connects to an
+ * outside system here. Returns 0, or SL_EINVAL with every problem listed. */
+int deploy_build(const jv *bundle, const char *base_dir, deployment **out, sl_problems *problems);
+
+/* The table source serving Flow type `type_name` on s (a table data action for that table, else
+ * a whole-database source), or NULL. */
+const fs_table_source *deploy_table_source(const flowservice *s, const char *type_name);
 
 deployment *deploy_ref(deployment *d);
 void deploy_unref(deployment *d);

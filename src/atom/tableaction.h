@@ -42,5 +42,15 @@ void table_source_delete(table_source *t, const jv *request, table_result *res);
  * tail for table `table` (columns from sqldb_tables) into sql and the bound values into params. */
 int table_filter_sql(sqldb_kind kind, const jv *table, const jv *list_filter, const jv *search_columns,
                      int64_t max_rows, buf *sql, jv *params, sl_error *err);
+/* Notes on table_filter_sql: placeholders continue the numbering of params (so a caller may bind
+ * earlier values first); search_columns is an array of names or of {"developerName"} objects
+ * (objectDataType.properties), NULL meaning every string column; a where list without
+ * comparisonType is joined with AND; LIMIT and OFFSET are bound too (LIMIT is the page plus one
+ * row). Errors are SL_EINVAL (unknown name, bad value or criteria) or SL_ETOOBIG. */
+
+/* The externalId for key members names[i] = values[i] (strings or null) given in key order:
+ * base64 of compact JSON with the members in Java HashMap iteration order (README §2.5).
+ * Returns a malloc'd string. */
+char *table_external_id(const char *const *names, const jv *const *values, size_t n);
 
 #endif

@@ -36,6 +36,8 @@ typedef struct sqldb_config {
 int sqldb_config_parse(const jv *v, const char *base_dir, const char *file, const char *ptr, sqldb_config *out,
                        sl_problems *problems);
 void sqldb_config_free(sqldb_config *c);
+/* Deep copy of src into dst (free dst with sqldb_config_free). */
+void sqldb_config_copy(const sqldb_config *src, sqldb_config *dst);
 /* A description safe to log (never the password). */
 void sqldb_config_describe(const sqldb_config *c, char *out, size_t n);
 
@@ -56,14 +58,35 @@ int sqldb_quote_ident(buf *out, const char *ident);
  * database's message in err->msg. */
 int sqldb_query(sqldb *db, const char *sql, const jv *params, jv **rows, int64_t *changes, sl_error *err);
 
+/* What kind of failure the last statement had, so callers can choose a status: bad data or an
+ * unknown name (400), a constraint (409), a timeout or lock wait (504), a lost connection (502). */
+typedef enum {
+    SQLDB_ERR_NONE,
+    SQLDB_ERR_CONNECTION,
+    SQLDB_ERR_CONSTRAINT,
+    SQLDB_ERR_DATA,
+    SQLDB_ERR_TIMEOUT,
+    SQLDB_ERR_OTHER
+} sqldb_error_class;
+sqldb_error_class sqldb_last_error(const sqldb *db);
+/* True when the connection is unusable (give it back to the pool as broken). */
+bool sqldb_broken(const sqldb *db);
+/* The schema tables live in ("main" / "public" unless configured). */
+const char *sqldb_schema(const sqldb *db);
+
 int sqldb_begin(sqldb *db, sl_error *err);
 int sqldb_commit(sqldb *db, sl_error *err);
 void sqldb_rollback(sqldb *db);
 
 /* Introspection: [{"name","columns":[{"name","type" (declared, lower case),"nullable","pk" (0 or
  * 1-based position in the primary key),"autoincrement"}]}] for the tables and views of the
- * schema, sorted by name. */
+ * schema, sorted by name. Also: table "view" (bool); column "comment" (string, only when the
+ * column has one: PostgreSQL COMMENT ON COLUMN; SQLite a SQL comment inside the column's
+ * definition in CREATE TABLE, or a "--" comment on the same line after its comma). Tables
+ * without columns are listed with "columns": []; SQLite views whose tables are gone are left out. */
 int sqldb_tables(sqldb *db, jv **tables, sl_error *err);
+/* One table or view of the schema in the same form (new ref), or SL_ENOTFOUND. */
+int sqldb_table(sqldb *db, const char *name, jv **table, sl_error *err);
 
 /* A small pool of open connections per configuration (thread-safe). */
 typedef struct sqldb_pool sqldb_pool;

@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_problems problems;
     problems_init(&problems);
     deployment *d = NULL;
-    if (deploy_build(bundle, &d, &problems) == 0)
+    if (deploy_build(bundle, "/nonexistent-sluice-fuzz", &d, &problems) == 0)
         deploy_unref(d);
     buf b;
     buf_init(&b, 1u << 20);
