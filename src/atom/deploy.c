@@ -214,6 +214,11 @@ static void flowservice_free(flowservice *s)
         table_source_free(s->tables[i].source);
     }
     free(s->tables);
+    for (size_t i = 0; i < s->ndata; i++) {
+        free(s->data[i].name);
+        free(s->data[i].description);
+    }
+    free(s->data);
     free(s->describe);
 }
 
@@ -302,6 +307,84 @@ static void parse_table_source(deployment *d, const jv *v, const char *file, con
     t->source = table_source_new(connection_database(c), table ? tables : NULL, table ? 1 : 0, max_rows);
 }
 
+/* The process named by member `key` of a data action, checked to be a Data Action process for
+ * `op` on the same profile. */
+static const process *data_process(deployment *d, const jv *v, const char *key, data_operation op,
+                                   const profile *prof, const char *file, const char *ptr, sl_problems *problems)
+{
+    const jv *m = jv_get(v, key);
+    if (!m)
+        return NULL;
+    char *pp = pointer_join(ptr, key);
+    const process *pr = jv_is_string(m) ? find_process(d, jv_str(m)) : NULL;
+    static const char *const opnames[] = {"", "Get", "Query", "Save", "Delete"};
+    if (!jv_is_string(m))
+        problems_add(problems, file, pp, "must be the name of a process");
+    else if (!pr)
+        problems_add(problems, file, pp, "unknown process \"%s\"", jv_str(m));
+    else if (process_start(pr)->service_type != SERVICE_DATA_ACTION || process_start(pr)->data_op != op)
+        problems_add(problems, file, pp, "process \"%s\" does not listen for a Data Action %s", jv_str(m), opnames[op]);
+    else if (prof && process_start(pr)->response && process_start(pr)->response != prof)
+        problems_add(problems, file, pp, "process \"%s\" works on profile \"%s\", not \"%s\"", jv_str(m),
+                     process_start(pr)->response->name, prof->name);
+    free(pp);
+    return pr && process_start(pr)->service_type == SERVICE_DATA_ACTION && process_start(pr)->data_op == op ? pr : NULL;
+}
+
+/* {"name","profile","idElement","get"?,"query"?,"save"?,"delete"?,"description"?} */
+static void parse_data_action(deployment *d, const jv *v, const char *file, const char *ptr, flowservice *s,
+                              sl_problems *problems)
+{
+    static const char *const allowed[] = {"name", "description", "profile", "idElement", "get", "query", "save",
+                                          "delete", NULL};
+    check_members(v, allowed, file, ptr, problems);
+    const char *name = jv_get_str(v, "name");
+    char *pn = pointer_join(ptr, "name");
+    if (!text_ok(name, 100))
+        problems_add(problems, file, pn, "name is required: the object type's name (1-100 characters)");
+    free(pn);
+    const char *pname = jv_get_str(v, "profile");
+    const profile *prof = pname ? find_profile(d, pname) : NULL;
+    char *pp = pointer_join(ptr, "profile");
+    if (pname && !prof)
+        problems_add(problems, file, pp, "unknown profile \"%s\"", pname);
+    for (size_t i = 0; prof && i < prof->root->nchildren; i++) {
+        pe_type t = prof->root->children[i]->type;
+        if (t == PE_OBJECT || t == PE_ARRAY) {
+            problems_add(problems, file, pp,
+                         "a data action's profile must be flat: \"%s\" is an %s (one object type, simple fields)",
+                         prof->root->children[i]->name, pe_type_name(t));
+            break;
+        }
+    }
+    free(pp);
+    const char *idn = jv_get_str(v, "idElement");
+    const profile_elem *id = prof && idn ? profile_child(prof->root, idn) : NULL;
+    if (prof && !id) {
+        char *pi = pointer_join(ptr, "idElement");
+        problems_add(problems, file, pi, idn ? "profile \"%s\" has no element \"%s\"" : "idElement is required: the element holding each object's id%s%s",
+                     idn ? prof->name : "", idn ? idn : "");
+        free(pi);
+    }
+    fs_data_action *a = &s->data[s->ndata++];
+    a->name = xstrdup(name ? name : "");
+    a->description = jv_get_str(v, "description") ? xstrdup(jv_get_str(v, "description")) : NULL;
+    a->profile = prof;
+    a->id = id;
+    a->get = data_process(d, v, "get", DATA_OP_GET, prof, file, ptr, problems);
+    a->query = data_process(d, v, "query", DATA_OP_QUERY, prof, file, ptr, problems);
+    a->save = data_process(d, v, "save", DATA_OP_SAVE, prof, file, ptr, problems);
+    a->del = data_process(d, v, "delete", DATA_OP_DELETE, prof, file, ptr, problems);
+    if (!jv_get(v, "get") && !jv_get(v, "query") && !jv_get(v, "save") && !jv_get(v, "delete"))
+        problems_add(problems, file, ptr, "a data action needs at least one of get, query, save and delete");
+    for (size_t k = 0; name && k + 1 < s->ndata; k++)
+        if (strcmp(s->data[k].name, name) == 0) {
+            char *p2 = pointer_join(ptr, "name");
+            problems_add(problems, file, p2, "duplicate data action \"%s\"", name);
+            free(p2);
+        }
+}
+
 static void parse_table_sources(deployment *d, const jv *doc, const char *file, flowservice *s, sl_problems *problems)
 {
     const jv *das = jv_get(doc, "dataActions"), *dbs = jv_get(doc, "databases");
@@ -311,9 +394,14 @@ static void parse_table_sources(deployment *d, const jv *doc, const char *file, 
         problems_add(problems, file, "/databases", "must be an array");
     size_t n = jv_len(das) + jv_len(dbs);
     s->tables = xcalloc(n ? n : 1, sizeof(fs_table_source));
+    s->data = xcalloc(n ? n : 1, sizeof(fs_data_action));
     for (size_t i = 0; i < jv_len(das); i++) {
         char *p = pointer_join_index("/dataActions", i);
-        parse_table_source(d, jv_at(das, i), file, p, false, s, problems);
+        const jv *v = jv_at(das, i);
+        if (jv_is_object(v) && (jv_get(v, "profile") || !jv_get(v, "table")))
+            parse_data_action(d, v, file, p, s, problems);
+        else
+            parse_table_source(d, v, file, p, false, s, problems);
         free(p);
     }
     for (size_t i = 0; i < jv_len(dbs); i++) {
@@ -430,6 +518,48 @@ static void parse_flowservice(deployment *d, const jv *doc, const char *file, fl
     parse_table_sources(d, doc, file, s, problems);
 }
 
+/* The one Flow type of a process-backed data action, with a binding so Load/Save/Delete can use it. */
+static jv *data_action_type(const fs_data_action *a)
+{
+    jv *t = jv_new_object();
+    jv_set_str(t, "elementType", "TYPE");
+    jv_set_str(t, "developerName", a->name);
+    jv_set_str(t, "developerSummary", a->description ? a->description : "");
+    jv_set_null(t, "id");
+    jv_set_null(t, "serviceElementId");
+    jv_set_bool(t, "updateByName", false);
+    jv *props = jv_new_array(), *pbs = jv_new_array();
+    for (size_t i = 0; a->profile && i < a->profile->root->nchildren; i++) {
+        const profile_elem *e = a->profile->root->children[i];
+        jv *p = jv_new_object();
+        jv_set_null(p, "id");
+        jv_set_str(p, "developerName", e->name);
+        jv_set_str(p, "contentType", pe_content_type(e->type));
+        jv_set_null(p, "contentFormat");
+        jv_set_null(p, "typeElementId");
+        jv_set_null(p, "typeElementDeveloperName");
+        jv_push_take(props, p);
+        jv *pb = jv_new_object();
+        jv_set_str(pb, "databaseFieldName", e->name);
+        jv_set_null(pb, "typeElementPropertyId");
+        jv_set_str(pb, "typeElementPropertyDeveloperName", e->name);
+        jv_set_str(pb, "databaseContentType", pe_content_type(e->type));
+        jv_push_take(pbs, pb);
+    }
+    jv_set_take(t, "properties", props);
+    jv *b = jv_new_object();
+    jv_set_null(b, "id");
+    jv_set_str(b, "developerName", a->name);
+    jv_set_str(b, "developerSummary", a->description ? a->description : "");
+    jv_set_str(b, "databaseTableName", a->name);
+    jv_set_null(b, "serviceElementId");
+    jv_set_take(b, "propertyBindings", pbs);
+    jv *bs = jv_new_array();
+    jv_push_take(bs, b);
+    jv_set_take(t, "bindings", bs);
+    return t;
+}
+
 static void render_describe(flowservice *s)
 {
     jv *r = jv_new_object();
@@ -454,7 +584,7 @@ static void render_describe(flowservice *s)
     for (size_t i = 0; flags[i]; i++)
         jv_set_bool(r, flags[i],
                     (strcmp(flags[i], "providesLogic") == 0 && s->nactions > 0) ||
-                        (strcmp(flags[i], "providesDatabase") == 0 && s->ntables > 0));
+                        (strcmp(flags[i], "providesDatabase") == 0 && (s->ntables > 0 || s->ndata > 0)));
     jv *actions = jv_new_array();
     jv *types = jv_new_array();
     for (size_t i = 0; i < s->nactions; i++) {
@@ -474,6 +604,8 @@ static void render_describe(flowservice *s)
         jv_push_take(actions, act);
     }
     jv_set_take(r, "actions", actions);
+    for (size_t i = 0; i < s->ndata; i++)
+        jv_push_take(types, data_action_type(&s->data[i]));
     jv *install = jv_new_object();
     jv_set_take(install, "typeElements", types);
     jv_set_take(r, "install", install);
@@ -638,6 +770,14 @@ const flowservice *deploy_service(const deployment *d, const char *external_name
     for (size_t i = 0; d && i < d->nservices; i++)
         if (strcmp(d->services[i].external_name, external_name) == 0)
             return &d->services[i];
+    return NULL;
+}
+
+const fs_data_action *deploy_data_action(const flowservice *s, const char *type_name)
+{
+    for (size_t i = 0; s && type_name && i < s->ndata; i++)
+        if (strcmp(s->data[i].name, type_name) == 0)
+            return &s->data[i];
     return NULL;
 }
 

@@ -43,6 +43,16 @@ typedef struct fs_table_source {
     table_source *source;      /* owns its connection pool */
 } fs_table_source;
 
+/* A data action backed by processes: one object type (a flat profile) with Get, Query, Save and
+ * Delete processes (each optional). */
+typedef struct fs_data_action {
+    char *name;                /* the Flow type's developerName */
+    char *description;
+    const profile *profile;
+    const profile_elem *id;    /* the element holding the externalId */
+    const process *get, *query, *save, *del;
+} fs_data_action;
+
 typedef struct flowservice {
     char *name;
     char *external_name;       /* path is /fs/<external_name> */
@@ -53,6 +63,8 @@ typedef struct flowservice {
     size_t nactions;
     fs_table_source *tables;   /* table data actions and whole databases */
     size_t ntables;
+    fs_data_action *data;      /* process-backed data actions */
+    size_t ndata;
     char *describe;            /* pre-rendered describe response (JSON text); with tables, the
                                 * table types are added at request time from the live schema */
     size_t describe_len;
@@ -81,6 +93,9 @@ int deploy_read_dir(const char *dir, jv **bundle, sl_problems *problems);
  * base_dir (the data directory) resolves relative paths in connections. Nothing connects to an
  * outside system here. Returns 0, or SL_EINVAL with every problem listed. */
 int deploy_build(const jv *bundle, const char *base_dir, deployment **out, sl_problems *problems);
+
+/* The process-backed data action for Flow type `type_name`, or NULL. */
+const fs_data_action *deploy_data_action(const flowservice *s, const char *type_name);
 
 /* The table source serving Flow type `type_name` on s (a table data action for that table, else
  * a whole-database source), or NULL. */

@@ -7,6 +7,7 @@
  * Save/Delete without it, the developerName of the first object (as the SQL service reads it).
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,267 @@ static const char *type_of(const jv *request, data_kind kind)
     return t;
 }
 
+/* ---- process-backed data actions ---- */
+
+/* The JSON filter document a Query process receives (docs/atom-api.md, "Filter document"). */
+static jv *filter_group(const jv *lf, int depth)
+{
+    jv *g = jv_new_object();
+    const char *cmp = jv_get_str(lf, "comparisonType");
+    jv_set_str(g, "comparison", cmp && *cmp ? cmp : "AND");
+    jv *where = jv_new_array();
+    const jv *w = jv_get(lf, "where");
+    for (size_t i = 0; i < jv_len(w); i++) {
+        const jv *c = jv_at(w, i);
+        jv *o = jv_new_object();
+        const char *col = jv_get_str(c, "columnName"), *crit = jv_get_str(c, "criteriaType");
+        jv_set_str(o, "column", col);
+        jv_set_str(o, "criteria", crit);
+        const jv *val = jv_get(c, "contentValue");
+        if (jv_is_null(val))
+            val = jv_get(c, "value");
+        if (val && jv_is_string(val))
+            jv_set(o, "value", (jv *)val);
+        else
+            jv_set_null(o, "value");
+        jv_push_take(where, o);
+    }
+    jv_set_take(g, "where", where);
+    jv *groups = jv_new_array();
+    const jv *lfs = jv_get(lf, "listFilters");
+    for (size_t i = 0; depth < 16 && i < jv_len(lfs); i++)
+        jv_push_take(groups, filter_group(jv_at(lfs, i), depth + 1));
+    jv_set_take(g, "groups", groups);
+    return g;
+}
+
+static jv *filter_document(const jv *lf)
+{
+    jv *f = filter_group(lf, 0);
+    const char *search = jv_get_str(lf, "search");
+    jv_set_str(f, "search", search ? search : "");
+    jv *order = jv_new_array();
+    const jv *ob = jv_get(lf, "orderBy");
+    for (size_t i = 0; i < jv_len(ob); i++) {
+        jv *o = jv_new_object();
+        jv_set_str(o, "column", jv_get_str(jv_at(ob, i), "columnName"));
+        const char *dir = jv_get_str(jv_at(ob, i), "direction");
+        jv_set_str(o, "direction", dir && *dir ? dir : "ASC");
+        jv_push_take(order, o);
+    }
+    const char *legacy = jv_get_str(lf, "orderByPropertyDeveloperName");
+    if (jv_len(order) == 0 && legacy && *legacy) {
+        jv *o = jv_new_object();
+        jv_set_str(o, "column", legacy);
+        const char *dir = jv_get_str(lf, "orderByDirectionType");
+        jv_set_str(o, "direction", dir && *dir ? dir : "ASC");
+        jv_push_take(order, o);
+    }
+    jv_set_take(f, "orderBy", order);
+    const jv *limit = jv_get(lf, "limit"), *offset = jv_get(lf, "offset");
+    jv_set_int(f, "limit", jv_typeof(limit) == JV_INT && jv_int(limit) > 0 ? jv_int(limit) : 0);
+    jv_set_int(f, "offset", jv_typeof(offset) == JV_INT && jv_int(offset) > 0 ? jv_int(offset) : 0);
+    return f;
+}
+
+/* A returned document → an MObject of the data action's type. */
+static int doc_to_object(const fs_data_action *da, const jv *doc, size_t order, jv **out, char *err, size_t errsz)
+{
+    jv *values = NULL;
+    sl_error e = {0};
+    if (profile_doc_to_outputs(da->profile, da->name, doc, &values, &e) != 0) {
+        snprintf(err, errsz, "a returned document does not fit profile \"%s\" at %s: %s", da->profile->name, e.where,
+                 e.msg);
+        return SL_EEXEC;
+    }
+    jv *o = jv_new_object();
+    jv_set_null(o, "internalId");
+    const jv *id = jv_get(doc, da->id->name);
+    if (jv_is_string(id)) {
+        jv_set(o, "externalId", (jv *)id);
+    } else if (id && !jv_is_null(id)) {
+        char *t = jv_dumps(id);
+        jv_set_str(o, "externalId", t);
+        free(t);
+    } else {
+        jv_set_null(o, "externalId");
+    }
+    jv_set_str(o, "developerName", da->name);
+    jv_set_null(o, "typeElementId");
+    jv_set_int(o, "order", (int64_t)order);
+    jv_set_bool(o, "isSelected", false);
+    jv *props = jv_new_array();
+    for (size_t i = 0; i < da->profile->root->nchildren; i++) {
+        const profile_elem *e2 = da->profile->root->children[i];
+        const jv *v = NULL;
+        for (size_t k = 0; k < jv_len(values); k++)
+            if (str_eq(jv_get_str(jv_at(values, k), "developerName"), e2->name))
+                v = jv_at(values, k);
+        jv *p = jv_new_object();
+        jv_set_null(p, "typeElementPropertyId");
+        jv_set_str(p, "developerName", e2->name);
+        jv_set_str(p, "contentType", pe_content_type(e2->type));
+        jv *cv = v ? jv_get(v, "contentValue") : NULL;
+        if (cv)
+            jv_set(p, "contentValue", cv);
+        else
+            jv_set_null(p, "contentValue");
+        jv_set_null(p, "contentFormat");
+        jv_set_take(p, "objectData", jv_new_array());
+        jv_push_take(props, p);
+    }
+    jv_set_take(o, "properties", props);
+    jv_free(values);
+    *out = o;
+    return 0;
+}
+
+static void record_execution(atom *a, deployment *dep, const flowservice *svc, const process *proc, const char *route,
+                             const char *id, int64_t started_ms, int64_t t0_us, int rc, const char *error,
+                             size_t docs_in, const process_result *res)
+{
+    exec_record *r = xcalloc(1, sizeof *r);
+    memcpy(r->id, id, sizeof r->id);
+    r->process = xstrdup(process_name(proc));
+    r->trigger = xasprintf("/fs/%s/%s", svc->external_name, route);
+    r->status = xstrdup(rc == 0 ? "success" : "error");
+    r->error = rc == 0 ? NULL : xstrdup(error);
+    r->started_ms = started_ms;
+    r->duration_us = mono_us() - t0_us;
+    r->docs_in = (int64_t)docs_in;
+    r->docs_out = (int64_t)jv_len(res->documents);
+    r->deployment = dep->version;
+    jv *stats = process_stats_json(res);
+    r->shapes = jv_dumps(stats);
+    jv_free(stats);
+    r->callback = xstrdup("none");
+    atom_record(a, r);
+}
+
+/* Runs the data action's process for the call and answers it. */
+static void run_data_action(data_job *j, const fs_data_action *da, const jv *request)
+{
+    atom *a = j->a;
+    const jv *lf = jv_get(request, "listFilter");
+    const char *load_id = jv_get_str(lf, "id");
+    const process *proc = j->kind == DATA_SAVE     ? da->save
+                          : j->kind == DATA_DELETE ? da->del
+                          : (load_id && *load_id)  ? da->get
+                                                   : da->query;
+    const char *opname = j->kind == DATA_SAVE ? "Save" : j->kind == DATA_DELETE ? "Delete" : (load_id && *load_id) ? "Get" : "Query";
+    if (!proc) {
+        atom_problem(j->req, 404, "api", NULL, "data action \"%s\" has no %s process", da->name, opname);
+        return;
+    }
+    char exec_id[37];
+    uuid_v7(exec_id);
+    int64_t started = now_ms(), t0 = j->req->start_us;
+    jv *props = jv_new_object();
+    static const char *const copied[] = {"token", "tenantId", "stateId", NULL};
+    for (size_t i = 0; copied[i]; i++)
+        jv_set_str(props, copied[i], jv_get_str(request, copied[i]) ? jv_get_str(request, copied[i]) : "");
+    const jv *cvs = jv_get(request, "configurationValues");
+    for (size_t i = 0; i < jv_len(cvs); i++) {
+        const char *n = jv_get_str(jv_at(cvs, i), "developerName");
+        const char *v = jv_get_str(jv_at(cvs, i), "contentValue");
+        if (n) {
+            char *key = xasprintf("inflowconfigurationvalues_%s", n);
+            jv_set_str(props, key, v ? v : "");
+            free(key);
+        }
+    }
+    jv_set_str(props, "executionId", exec_id);
+    jv *docs = jv_new_array();
+    int64_t limit = 0;
+    if (j->kind == DATA_LOAD && load_id && *load_id) {
+        jv_set_str(props, "param_id", load_id);
+        jv_push_take(docs, jv_new_object());
+    } else if (j->kind == DATA_LOAD) {
+        jv *f = filter_document(lf);
+        limit = jv_int(jv_get(f, "limit"));
+        jv_push_take(docs, f);
+    } else {
+        const jv *objs = jv_get(request, "objectData");
+        for (size_t i = 0; i < jv_len(objs); i++) {
+            const jv *o = jv_at(objs, i);
+            jv *doc = NULL;
+            sl_error e = {0};
+            if (profile_inputs_to_doc(da->profile, jv_get(o, "properties"), &doc, &e) != 0) {
+                char *where = xasprintf("/objectData/%zu/properties%s", i,
+                                        str_starts(e.where, "/inputs") ? e.where + strlen("/inputs") : "");
+                atom_problem(j->req, 400, "api", where, "%s (at %s)", e.msg, where);
+                free(where);
+                jv_free(docs);
+                jv_free(props);
+                return;
+            }
+            /* The externalId is the id element's value when the properties leave it out. */
+            const char *ext = jv_get_str(o, "externalId");
+            if (ext && *ext && !jv_get(doc, da->id->name)) {
+                jv *idv = da->id->type == PE_NUMBER ? number_from_text(ext) : jv_new_str(ext);
+                if (idv)
+                    jv_set_take(doc, da->id->name, idv);
+            }
+            jv_push_take(docs, doc);
+        }
+    }
+    process_limits lim = {.deadline_mono_ms = mono_ms() + a->cfg.max_exec_ms, .cancel = &a->cancel};
+    process_result res;
+    int rc = process_run(proc, docs, props, &lim, &res);
+    char error[1200] = "";
+    if (rc)
+        snprintf(error, sizeof error, "%s", res.error);
+    jv *objects = jv_new_array();
+    bool more = false;
+    if (rc == 0 && j->kind != DATA_DELETE) {
+        size_t n = jv_len(res.documents);
+        if (limit > 0 && n > (size_t)limit) {
+            n = (size_t)limit;
+            more = true;
+        }
+        if (str_eq(jv_get_str(res.properties, "hasMoreResults"), "true"))
+            more = true;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            jv *o = NULL;
+            rc = doc_to_object(da, jv_at(res.documents, i), i, &o, error, sizeof error);
+            if (rc == 0)
+                jv_push_take(objects, o);
+        }
+    }
+    metrics_inc(rc == 0 ? a->exec_ok : a->exec_failed, 1);
+    record_execution(a, j->dep, j->svc, proc, j->kind == DATA_DELETE ? "data/delete" : "data", exec_id, started, t0, rc,
+                     error, jv_len(docs), &res);
+    process_result_free(&res);
+    jv_free(docs);
+    jv_free(props);
+    if (rc) {
+        jv *p = jv_new_object();
+        jv_set_str(p, "kind", "service");
+        jv_set_str(p, "uri", j->req->raw_path);
+        jv_set_int(p, "statusCode", 500);
+        char *msg = xasprintf("process \"%s\" failed: %s", process_name(proc), error);
+        jv_set_str(p, "message", msg);
+        free(msg);
+        jv_set_str(p, "where", exec_id);
+        jv_set_null(p, "responseBody");
+        jv_set_null(p, "responseHeaders");
+        jv_set_null(p, "invokeType");
+        jv_set_str(p, "action", kind_name(j->kind));
+        http_add_header(j->req, "X-ManyWho-Service-Problem-Kind", "service");
+        http_respond_json(j->req, 500, p);
+        jv_free(p);
+        jv_free(objects);
+        return;
+    }
+    jv *body = jv_new_object();
+    jv_set_null(body, "culture");
+    jv_set_take(body, "objectData", objects);
+    jv_set_bool(body, "hasMoreResults", more);
+    jv_set_null(body, "offsetToken");
+    http_respond_json(j->req, 200, body);
+    jv_free(body);
+}
+
 static void run_data(void *arg)
 {
     data_job *j = arg;
@@ -78,7 +340,8 @@ static void run_data(void *arg)
         sl_error err = {0};
         jv *request = jv_parse(j->req->body, j->req->body_len, &err);
         const char *type = request ? type_of(request, j->kind) : NULL;
-        const fs_table_source *src = type ? deploy_table_source(j->svc, type) : NULL;
+        const fs_data_action *da = type ? deploy_data_action(j->svc, type) : NULL;
+        const fs_table_source *src = type && !da ? deploy_table_source(j->svc, type) : NULL;
         if (!request) {
             atom_problem(j->req, 400, "api", err.where, "the request body is not valid JSON: %s (at %s)", err.msg,
                          err.where);
@@ -87,6 +350,8 @@ static void run_data(void *arg)
         } else if (!type || !*type) {
             atom_problem(j->req, 400, "api", "/objectDataType/developerName",
                          "objectDataType.developerName must name the type to %s", kind_name(j->kind));
+        } else if (da) {
+            run_data_action(j, da, request);
         } else if (!src) {
             atom_problem(j->req, 404, "api", "/objectDataType/developerName",
                          "no data action for type \"%s\" on /fs/%s", type, j->svc->external_name);
@@ -153,7 +418,7 @@ bool fs_data_route(atom *a, http_request *req, deployment *dep, const flowservic
     }
     if (strcmp(route, "data") == 0 && (post || put)) {
         req->route = "fs-data";
-        if (!svc->ntables) {
+        if (!svc->ntables && !svc->ndata) {
             atom_problem(req, 404, "api", "/uri", "/fs/%s has no data actions", svc->external_name);
             deploy_unref(dep);
             return true;
@@ -163,7 +428,7 @@ bool fs_data_route(atom *a, http_request *req, deployment *dep, const flowservic
     }
     if (strcmp(route, "data/delete") == 0 && post) {
         req->route = "fs-data";
-        if (!svc->ntables) {
+        if (!svc->ntables && !svc->ndata) {
             atom_problem(req, 404, "api", "/uri", "/fs/%s has no data actions", svc->external_name);
             deploy_unref(dep);
             return true;

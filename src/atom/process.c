@@ -386,13 +386,47 @@ static void parse_start(pctx *c, process *p, shape *s, const jv *j)
         problem(c, s->ptr, "operation", "operation must be an object");
     } else {
         char *optr = pointer_join(s->ptr, "operation");
-        static const char *const known[] = {"serviceType", "requestProfile", "responseProfile", "syncTimeoutMs", NULL};
+        static const char *const known[] = {"serviceType", "requestProfile", "responseProfile", "syncTimeoutMs",
+                                            "dataOperation", "fileOperation", "profile", NULL};
         check_members(c, op, optr, known, "an operation");
         const char *st = get_str(c, op, optr, "serviceType", true);
-        if (st && strcmp(st, "Message Action") != 0)
-            problem(c, optr, "serviceType", "serviceType must be \"Message Action\"");
-        const char *rq = get_str(c, op, optr, "requestProfile", false);
-        const char *rs = get_str(c, op, optr, "responseProfile", false);
+        service_type stype = SERVICE_MESSAGE_ACTION;
+        data_operation dop = DATA_OP_NONE;
+        file_operation fop = FILE_OP_NONE;
+        const char *rq = NULL, *rs = NULL;
+        if (st && strcmp(st, "Data Action") == 0) {
+            /* Load (Get by id, Query by filter), Save and Delete; the object type's profile is
+             * what Save/Delete receive and what Get/Query/Save return. */
+            stype = SERVICE_DATA_ACTION;
+            const char *d = get_str(c, op, optr, "dataOperation", true);
+            dop = !d ? DATA_OP_NONE : strcmp(d, "Get") == 0 ? DATA_OP_GET : strcmp(d, "Query") == 0 ? DATA_OP_QUERY
+                  : strcmp(d, "Save") == 0 ? DATA_OP_SAVE : strcmp(d, "Delete") == 0 ? DATA_OP_DELETE : DATA_OP_NONE;
+            if (d && dop == DATA_OP_NONE)
+                problem(c, optr, "dataOperation", "dataOperation must be \"Get\", \"Query\", \"Save\" or \"Delete\"");
+            const char *prof = get_str(c, op, optr, "profile", true);
+            rs = prof;
+            rq = (dop == DATA_OP_SAVE || dop == DATA_OP_DELETE) ? prof : NULL;
+            if (jv_get(op, "requestProfile") || jv_get(op, "responseProfile") || jv_get(op, "fileOperation"))
+                problem(c, optr, NULL, "a Data Action operation has dataOperation and profile only");
+        } else if (st && strcmp(st, "File Resource") == 0) {
+            stype = SERVICE_FILE_RESOURCE;
+            const char *f = get_str(c, op, optr, "fileOperation", true);
+            fop = !f ? FILE_OP_NONE : strcmp(f, "List Files") == 0 ? FILE_OP_LIST
+                  : strcmp(f, "Upload File") == 0 ? FILE_OP_UPLOAD : FILE_OP_NONE;
+            if (f && fop == FILE_OP_NONE)
+                problem(c, optr, "fileOperation", "fileOperation must be \"List Files\" or \"Upload File\"");
+            if (jv_get(op, "requestProfile") || jv_get(op, "responseProfile") || jv_get(op, "profile") ||
+                jv_get(op, "dataOperation"))
+                problem(c, optr, NULL, "a File Resource operation has fileOperation only");
+        } else {
+            if (st && strcmp(st, "Message Action") != 0)
+                problem(c, optr, "serviceType",
+                        "serviceType must be \"Message Action\", \"Data Action\" or \"File Resource\"");
+            rq = get_str(c, op, optr, "requestProfile", false);
+            rs = get_str(c, op, optr, "responseProfile", false);
+            if (jv_get(op, "dataOperation") || jv_get(op, "fileOperation") || jv_get(op, "profile"))
+                problem(c, optr, NULL, "a Message Action operation has requestProfile and responseProfile");
+        }
         int64_t timeout = 30000;
         const jv *to = jv_get(op, "syncTimeoutMs");
         if (to) {
@@ -403,7 +437,9 @@ static void parse_start(pctx *c, process *p, shape *s, const jv *j)
         }
         if (!p->have_op) { /* the first start shape defines the operation */
             p->have_op = true;
-            p->op.service_type = SERVICE_MESSAGE_ACTION;
+            p->op.service_type = stype;
+            p->op.data_op = dop;
+            p->op.file_op = fop;
             p->op.request_profile = rq ? xstrdup(rq) : NULL;
             p->op.response_profile = rs ? xstrdup(rs) : NULL;
             p->op.sync_timeout_ms = timeout;
@@ -1053,8 +1089,14 @@ int process_link(process *p, profile_lookup_fn lookup, void *ctx, sl_problems *p
         shape *s = &p->shapes[i];
         if (s->kind == SH_START && i == p->start) {
             char *optr = pointer_join(s->ptr, "operation");
-            p->op.request = resolve_profile(&c, lookup, ctx, p->op.request_profile, optr, "requestProfile");
-            p->op.response = resolve_profile(&c, lookup, ctx, p->op.response_profile, optr, "responseProfile");
+            bool data = p->op.service_type == SERVICE_DATA_ACTION;
+            p->op.response = resolve_profile(&c, lookup, ctx, p->op.response_profile, optr,
+                                             data ? "profile" : "responseProfile");
+            /* A data action names its profile once: resolve it once, reuse it as the request. */
+            if (data && p->op.request_profile)
+                p->op.request = p->op.response;
+            else
+                p->op.request = resolve_profile(&c, lookup, ctx, p->op.request_profile, optr, "requestProfile");
             free(optr);
         } else if (s->kind == SH_MAP) {
             s->from = resolve_profile(&c, lookup, ctx, s->from_name, s->ptr, "from");

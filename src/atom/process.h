@@ -27,7 +27,9 @@
 
 typedef struct process process;
 
-typedef enum { SERVICE_MESSAGE_ACTION } service_type;
+typedef enum { SERVICE_MESSAGE_ACTION, SERVICE_DATA_ACTION, SERVICE_FILE_RESOURCE } service_type;
+typedef enum { DATA_OP_NONE, DATA_OP_GET, DATA_OP_QUERY, DATA_OP_SAVE, DATA_OP_DELETE } data_operation;
+typedef enum { FILE_OP_NONE, FILE_OP_LIST, FILE_OP_UPLOAD } file_operation;
 
 /* The start shape's Flow Services Server operation. */
 typedef struct process_start_op {
@@ -37,6 +39,8 @@ typedef struct process_start_op {
     const profile *request;        /* linked by process_link, or NULL */
     const profile *response;       /* linked by process_link, or NULL */
     int64_t sync_timeout_ms;       /* default 30000 */
+    data_operation data_op;        /* Data Action: Get, Query, Save or Delete */
+    file_operation file_op;        /* File Resource: List Files or Upload File */
 } process_start_op;
 
 /* Parses and validates a process component document. Problems (with file + JSON pointer) are

@@ -427,8 +427,13 @@ class Server {
       JSON.stringify({ component: 'flowservice', name: 'SQL', externalName: 'sql', databases: [{ connection: 'db' }] }, null, 2));
     const env = { ...process.env, TZ };
     this.token = execFileSync(BIN, ['user', 'add', 'u', '--data', this.data], { env, encoding: 'utf8' }).trim();
-    this.child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', this.data, '--deploy', comps],
-      { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    // Through a small shell that stops the server when our end of its stdin closes, so an
+    // interrupted run (even a killed one) leaves no server behind. Its exit status is the server's.
+    const watchdog = 'exec 3<&0; "$0" "$@" </dev/null & p=$!; { read -r _ <&3; kill -TERM $p 2>/dev/null; } & wait $p';
+    this.child = spawn('sh', ['-c', watchdog, BIN, 'serve', '--listen', '127.0.0.1:0', '--data', this.data, '--deploy', comps],
+      { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    servers.add(this.child);
+    this.child.once('exit', () => servers.delete(this.child));
     this.stderr = '';
     this.port = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`sluice did not start:\n${this.stderr}`)), 20000);
@@ -473,7 +478,7 @@ class Server {
   async stop() {
     if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return null;
     const done = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-    this.child.kill('SIGTERM');
+    this.child.stdin.end(); // the watchdog sends SIGTERM
     const t = setTimeout(() => this.child.kill('SIGKILL'), 20000);
     const code = await done;
     clearTimeout(t);
@@ -523,6 +528,7 @@ const pgDb = {
   async start() {
     this.dir = path.join(tempDir('sluice-pg-'), 'pg');
     this.port = String(process.env.SLUICE_PG_PORT || await freePort());
+    pgDirToStop = this.dir;
     runOrThrow(PG_SCRIPT, ['start', this.dir, this.port], '');
     this.values = { host: '127.0.0.1', port: this.port, databaseType: 'postgresql', databaseName: 'sluice_test',
       schema: 'public', userName: 'postgres', password: '' };
@@ -531,6 +537,7 @@ const pgDb = {
   },
   async stop() {
     if (this.dir) spawnSync(PG_SCRIPT, ['stop', this.dir], { stdio: 'ignore' });
+    pgDirToStop = null;
   },
   psql(input, extra = []) {
     return runOrThrow('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', this.port, '-U', 'postgres',
@@ -593,12 +600,21 @@ async function runCase(t, db, c) {
   }
 }
 
+// Never leave a server behind, even when the run is interrupted.
+const servers = new Set();
+let pgDirToStop = null;
 process.on('exit', () => {
+  for (const child of servers) {
+    try { child.kill('SIGKILL'); } catch { /* gone */ }
+  }
+  if (pgDirToStop) spawnSync(PG_SCRIPT, ['stop', pgDirToStop], { stdio: 'ignore' });
   if (process.env.SLUICE_KEEP_TMP) return;
   for (const d of tmpDirs) {
     try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* ignore */ }
   }
 });
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(sig, () => process.exit(130));
 
 if (!HAVE_FIXTURES) {
   test('service-sql conformance', (t) => t.skip(`fixtures not found at ${FIXTURES}`));

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -719,6 +720,34 @@ static void test_http_retries(void **state)
     connector_op_free(op);
 }
 
+static void *http_work(void *arg)
+{
+    const connector_op *op = arg;
+    intptr_t bad = 0;
+    for (int i = 0; i < 20; i++) {
+        char err[512];
+        jv *out = run_op(op, NULL, NULL, 0, err, sizeof err);
+        if (!out || jv_len(out) != 3)
+            bad++;
+        jv_free(out);
+    }
+    return (void *)bad;
+}
+
+static void test_http_concurrent(void **state)
+{
+    connector_op *op = op_ok(SHAPE("api", "{'method':'GET','path':'/list'}"));
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++)
+        pthread_create(&t[i], NULL, http_work, op);
+    for (int i = 0; i < 6; i++) {
+        void *bad = NULL;
+        pthread_join(t[i], &bad);
+        assert_int_equal((intptr_t)bad, 0);
+    }
+    connector_op_free(op);
+}
+
 static void test_http_timeouts_and_limits(void **state)
 {
     /* "basic": timeoutMs 150, retries 1 */
@@ -992,6 +1021,55 @@ static void test_database(void **state)
     connector_op_free(bad);
 }
 
+typedef struct worker {
+    const connector_op *op;
+    const char *doc;
+    size_t expect_docs;
+    int failures;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < 25; i++) {
+        char err[512];
+        jv *props = jv_new_object();
+        jv *out = run_op(w->op, w->doc, props, mono_ms() + 10000, err, sizeof err);
+        if (!out || jv_len(out) != w->expect_docs)
+            w->failures++;
+        jv_free(out);
+        jv_free(props);
+    }
+    return NULL;
+}
+
+/* One operation shared by many threads (the pool and the HTTP client are shared state). */
+static void test_concurrent_runs(void **state)
+{
+    connector_op *q = op_ok(SHAPE("db", "{'action':'query','sql':'select id from c where id <= :n',"
+                                        "'params':{'n':{'element':'N'}}}"));
+    connector_op *ins = op_ok(SHAPE("db", "{'action':'execute','sql':'insert into c (name) values (:name)',"
+                                          "'params':{'name':{'const':'w'}}}"));
+    pthread_t t[8];
+    worker w[8];
+    for (int i = 0; i < 8; i++) {
+        w[i] = (worker){i % 2 ? q : ins, "{'N':'2'}", i % 2 ? 2 : 1, 0};
+        pthread_create(&t[i], NULL, work, &w[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    connector_op *n = op_ok(SHAPE("db", "{'action':'query','sql':'select count(*) as n from c where name = :w',"
+                                        "'params':{'w':{'const':'w'}}}"));
+    jv *out = run_ok(n, NULL, NULL);
+    assert_json(out, "[{'n':'100'}]");
+    jv_free(out);
+    connector_op_free(q);
+    connector_op_free(ins);
+    connector_op_free(n);
+}
+
 /* Against a live PostgreSQL when SLUICE_TEST_PG_PORT names one on 127.0.0.1 (user postgres,
  * database postgres, no password); skipped otherwise. */
 static void test_database_postgres(void **state)
@@ -1052,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_http_bodies),
         cmocka_unit_test(test_http_responses),
         cmocka_unit_test(test_http_retries),
+        cmocka_unit_test(test_http_concurrent),
         cmocka_unit_test(test_http_timeouts_and_limits),
     };
     const struct CMUnitTest disk[] = {
@@ -1060,6 +1139,7 @@ int main(void)
     };
     const struct CMUnitTest db[] = {
         cmocka_unit_test(test_database),
+        cmocka_unit_test(test_concurrent_runs),
         cmocka_unit_test(test_database_postgres),
     };
     int failed = cmocka_run_group_tests_name("connector validation", validation, setup_links, teardown_links);
