@@ -491,14 +491,19 @@ void atom_on_headers(atom *a, http_request *req)
 {
     bool fs = str_starts(req->path, "/fs/");
     req->route = fs ? "fs" : "atom-api";
+    if (fs && fs_files_is_download(req)) {
+        req->max_body = 0; /* signed links: the signature is the authorization */
+        return;
+    }
     const char *user = NULL, *pass = NULL;
     if (http_basic_auth(req, &user, &pass) != 0 || users_verify(a->users, user, pass) != 0) {
         http_add_header(req, "WWW-Authenticate", "Basic realm=\"sluice\", charset=\"UTF-8\"");
         atom_problem(req, 401, "api", NULL, "authentication required: HTTP Basic with a shared web server user and token");
         return;
     }
-    req->user = (void *)user;
     req->max_body = fs ? a->cfg.max_request_bytes : 64 * 1024;
+    if (fs)
+        fs_files_on_headers(a, req); /* uploads stream to disk */
 }
 
 void atom_on_request(atom *a, http_request *req)

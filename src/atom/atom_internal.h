@@ -64,6 +64,11 @@ void atom_record_callback(atom *a, const char *id, const char *outcome);
 void atom_flush_records(atom *a);
 
 void fs_on_request(atom *a, http_request *req, const char *rest_after_fs);
+/* File routes: list, upload (multipart, streamed), signed downloads. fs_files_on_headers sets up
+ * streaming for uploads; fs_files_is_download marks the one route without Basic auth. */
+void fs_files_on_headers(atom *a, http_request *req);
+bool fs_files_is_download(const http_request *req);
+bool fs_files_route(atom *a, http_request *req, deployment *dep, const flowservice *svc, const char *route);
 /* Data routes (and describe for services with table sources). Returns true when it took the
  * request (and the deployment reference dep); false leaves both to the caller. */
 bool fs_data_route(atom *a, http_request *req, deployment *dep, const flowservice *svc, const char *route);

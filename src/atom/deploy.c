@@ -219,6 +219,9 @@ static void flowservice_free(flowservice *s)
         free(s->data[i].description);
     }
     free(s->data);
+    for (size_t i = 0; i < s->nfiles; i++)
+        free(s->files[i].path);
+    free(s->files);
     free(s->describe);
 }
 
@@ -411,10 +414,74 @@ static void parse_table_sources(deployment *d, const jv *doc, const char *file, 
     }
 }
 
+static const process *file_process(deployment *d, const jv *v, const char *key, file_operation op, const char *file,
+                                   const char *ptr, sl_problems *problems)
+{
+    const jv *m = jv_get(v, key);
+    if (!m)
+        return NULL;
+    char *pp = pointer_join(ptr, key);
+    const process *pr = jv_is_string(m) ? find_process(d, jv_str(m)) : NULL;
+    if (!jv_is_string(m))
+        problems_add(problems, file, pp, "must be the name of a process");
+    else if (!pr)
+        problems_add(problems, file, pp, "unknown process \"%s\"", jv_str(m));
+    else if (process_start(pr)->service_type != SERVICE_FILE_RESOURCE || process_start(pr)->file_op != op)
+        problems_add(problems, file, pp, "process \"%s\" does not listen for a File Resource %s", jv_str(m),
+                     op == FILE_OP_LIST ? "List Files" : "Upload File");
+    free(pp);
+    return pr && process_start(pr)->service_type == SERVICE_FILE_RESOURCE && process_start(pr)->file_op == op ? pr : NULL;
+}
+
+/* {"path","list"?,"upload"?,"maxUploadBytes"?,"description"?} */
+static void parse_file_resources(deployment *d, const jv *doc, const char *file, flowservice *s, sl_problems *problems)
+{
+    const jv *frs = jv_get(doc, "fileResources");
+    if (frs && !jv_is_array(frs))
+        problems_add(problems, file, "/fileResources", "must be an array");
+    size_t n = jv_len(frs);
+    s->files = xcalloc(n ? n : 1, sizeof(fs_file_resource));
+    for (size_t i = 0; i < n; i++) {
+        const jv *v = jv_at(frs, i);
+        char *ptr = pointer_join_index("/fileResources", i);
+        if (!jv_is_object(v)) {
+            problems_add(problems, file, ptr, "must be an object");
+            free(ptr);
+            continue;
+        }
+        static const char *const allowed[] = {"path", "list", "upload", "maxUploadBytes", "description", NULL};
+        check_members(v, allowed, file, ptr, problems);
+        const char *path = jv_get_str(v, "path");
+        char *pp = pointer_join(ptr, "path");
+        if (!text_ok(path, 200))
+            problems_add(problems, file, pp, "path is required: the unique resource path (1-200 characters)");
+        for (size_t k = 0; path && k < s->nfiles; k++)
+            if (strcmp(s->files[k].path, path) == 0)
+                problems_add(problems, file, pp, "duplicate file resource path \"%s\"", path);
+        free(pp);
+        fs_file_resource *r = &s->files[s->nfiles++];
+        r->path = xstrdup(path ? path : "");
+        r->list = file_process(d, v, "list", FILE_OP_LIST, file, ptr, problems);
+        r->upload = file_process(d, v, "upload", FILE_OP_UPLOAD, file, ptr, problems);
+        r->max_upload = 100u << 20;
+        const jv *mx = jv_get(v, "maxUploadBytes");
+        if (mx) {
+            if (jv_typeof(mx) != JV_INT || jv_int(mx) < 1 || jv_int(mx) > ((int64_t)1 << 40)) {
+                char *pm = pointer_join(ptr, "maxUploadBytes");
+                problems_add(problems, file, pm, "maxUploadBytes must be a whole number of bytes from 1 to 2^40");
+                free(pm);
+            } else {
+                r->max_upload = (uint64_t)jv_int(mx);
+            }
+        }
+        free(ptr);
+    }
+}
+
 static void parse_flowservice(deployment *d, const jv *doc, const char *file, flowservice *s, sl_problems *problems)
 {
     static const char *const top[] = {"component", "name", "description", "externalName", "configurationValues",
-                                      "messageActions", "dataActions", "databases", NULL};
+                                      "messageActions", "dataActions", "databases", "fileResources", NULL};
     check_members(doc, top, file, "", problems);
     s->file = xstrdup(file);
     const char *ext = jv_get_str(doc, "externalName");
@@ -516,6 +583,7 @@ static void parse_flowservice(deployment *d, const jv *doc, const char *file, fl
     }
     qsort(s->actions, s->nactions, sizeof(fs_action), cmp_action);
     parse_table_sources(d, doc, file, s, problems);
+    parse_file_resources(d, doc, file, s, problems);
 }
 
 /* The one Flow type of a process-backed data action, with a binding so Load/Save/Delete can use it. */
@@ -584,7 +652,8 @@ static void render_describe(flowservice *s)
     for (size_t i = 0; flags[i]; i++)
         jv_set_bool(r, flags[i],
                     (strcmp(flags[i], "providesLogic") == 0 && s->nactions > 0) ||
-                        (strcmp(flags[i], "providesDatabase") == 0 && (s->ntables > 0 || s->ndata > 0)));
+                        (strcmp(flags[i], "providesDatabase") == 0 && (s->ntables > 0 || s->ndata > 0)) ||
+                        (strcmp(flags[i], "providesFiles") == 0 && s->nfiles > 0));
     jv *actions = jv_new_array();
     jv *types = jv_new_array();
     for (size_t i = 0; i < s->nactions; i++) {
@@ -770,6 +839,18 @@ const flowservice *deploy_service(const deployment *d, const char *external_name
     for (size_t i = 0; d && i < d->nservices; i++)
         if (strcmp(d->services[i].external_name, external_name) == 0)
             return &d->services[i];
+    return NULL;
+}
+
+const fs_file_resource *deploy_file_resource(const flowservice *s, const char *path)
+{
+    if (!s)
+        return NULL;
+    if ((!path || !*path) && s->nfiles == 1)
+        return &s->files[0];
+    for (size_t i = 0; path && i < s->nfiles; i++)
+        if (strcmp(s->files[i].path, path) == 0)
+            return &s->files[i];
     return NULL;
 }
 

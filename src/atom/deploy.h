@@ -53,6 +53,14 @@ typedef struct fs_data_action {
     const process *get, *query, *save, *del;
 } fs_data_action;
 
+/* A file resource: uploads stream to <data>/files/<externalName>/, then the Upload File process
+ * (optional) runs; List Files (optional) lists them. */
+typedef struct fs_file_resource {
+    char *path;                /* the resource path Flow's components name */
+    const process *list, *upload;
+    uint64_t max_upload;       /* bytes (default 100 MiB) */
+} fs_file_resource;
+
 typedef struct flowservice {
     char *name;
     char *external_name;       /* path is /fs/<external_name> */
@@ -65,6 +73,8 @@ typedef struct flowservice {
     size_t ntables;
     fs_data_action *data;      /* process-backed data actions */
     size_t ndata;
+    fs_file_resource *files;
+    size_t nfiles;
     char *describe;            /* pre-rendered describe response (JSON text); with tables, the
                                 * table types are added at request time from the live schema */
     size_t describe_len;
@@ -93,6 +103,9 @@ int deploy_read_dir(const char *dir, jv **bundle, sl_problems *problems);
  * base_dir (the data directory) resolves relative paths in connections. Nothing connects to an
  * outside system here. Returns 0, or SL_EINVAL with every problem listed. */
 int deploy_build(const jv *bundle, const char *base_dir, deployment **out, sl_problems *problems);
+
+/* The file resource for resourcePath (the only one when path is NULL/"" and there is one). */
+const fs_file_resource *deploy_file_resource(const flowservice *s, const char *path);
 
 /* The process-backed data action for Flow type `type_name`, or NULL. */
 const fs_data_action *deploy_data_action(const flowservice *s, const char *type_name);

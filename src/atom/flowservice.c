@@ -383,7 +383,7 @@ void fs_on_request(atom *a, http_request *req, const char *rest)
         deploy_unref(dep);
         return;
     }
-    if (fs_data_route(a, req, dep, svc, route))
+    if (fs_data_route(a, req, dep, svc, route) || fs_files_route(a, req, dep, svc, route))
         return; /* took dep */
     if (strcmp(req->method, "POST") != 0) {
         http_add_header(req, "Allow", "POST");

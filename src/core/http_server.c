@@ -46,6 +46,8 @@ typedef struct http_conn {
     size_t resp_len;
     hdr *resp_headers;
     char auth[800];      /* decoded Basic credentials (the header is capped at 1024 base64 bytes) */
+    int resp_fd;         /* > 0: answer with this file (http_respond_file) */
+    uint64_t resp_fd_size;
 } http_conn;
 
 struct http_server {
@@ -66,6 +68,8 @@ static void conn_free(http_conn *c)
         free(h);
         h = n;
     }
+    if (c->resp_fd > 0)
+        close(c->resp_fd); /* never handed to MHD */
     free(c->resp_body);
     free(c->resp_type);
     buf_free(&c->body);
@@ -76,7 +80,14 @@ static void conn_free(http_conn *c)
 
 static enum MHD_Result queue_stored(http_conn *c)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(c->resp_len, c->resp_body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r;
+    if (c->resp_fd > 0) {
+        r = MHD_create_response_from_fd64(c->resp_fd_size, c->resp_fd); /* MHD closes the fd */
+        c->resp_fd = 0;
+        free(c->resp_body);
+    } else {
+        r = MHD_create_response_from_buffer(c->resp_len, c->resp_body, MHD_RESPMEM_MUST_FREE);
+    }
     c->resp_body = NULL; /* MHD owns it now */
     if (!r)
         return MHD_NO;
@@ -119,6 +130,16 @@ void http_respond_take(http_request *req, int status, const char *content_type, 
         body = xstrdup("");
     if (store_response(c, status, content_type, body, len))
         MHD_resume_connection(c->mhd);
+}
+
+void http_respond_file(http_request *req, int status, const char *content_type, int fd, uint64_t size)
+{
+    http_conn *c = req->_conn;
+    pthread_mutex_lock(&c->mu);
+    c->resp_fd = fd;
+    c->resp_fd_size = size;
+    pthread_mutex_unlock(&c->mu);
+    http_respond_take(req, status, content_type, NULL, 0);
 }
 
 void http_respond(http_request *req, int status, const char *content_type, const char *body, size_t len)

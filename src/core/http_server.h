@@ -86,6 +86,10 @@ void http_respond_json(http_request *req, int status, const jv *v);
 /* Takes ownership of a malloc'd body. */
 void http_respond_take(http_request *req, int status, const char *content_type, char *body, size_t len);
 
+/* Answers with the contents of an open file (streamed by the server, never read whole); takes
+ * ownership of fd (closed when the response is done). */
+void http_respond_file(http_request *req, int status, const char *content_type, int fd, uint64_t size);
+
 /* Called from on_request: the answer will come later from another thread. */
 void http_suspend(http_request *req);
 
