@@ -21,6 +21,7 @@
 #include "core/http_server.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/store.h"
 
 #define SLUICE_VERSION "0.1.0"
 
@@ -441,6 +442,40 @@ static const char *find_examples(const options *o)
     return NULL;
 }
 
+/* The demo's customers table lives in <data>/customers.db; it is created from the examples'
+ * seed/customers.sql the first time, and left alone after that (so edits made through the demo
+ * survive restarts). */
+static int seed_demo_db(const char *data, const char *examples)
+{
+    char *db = xasprintf("%s/customers.db", data);
+    struct stat st;
+    if (stat(db, &st) == 0) {
+        free(db);
+        return 0;
+    }
+    char *seed_path = xasprintf("%s/seed/customers.sql", examples);
+    char *seed = NULL;
+    size_t len = 0;
+    sl_error err = {0};
+    int rc = file_read(seed_path, 1u << 20, &seed, &len, &err);
+    if (rc == SL_ENOTFOUND) {
+        rc = 0; /* examples without a customers table */
+    } else if (rc == 0) {
+        const char *const migrations[] = {seed};
+        store *s = NULL;
+        rc = store_open(db, migrations, 1, &s, &err);
+        store_close(s);
+        if (rc)
+            unlink(db);
+    }
+    if (rc)
+        fprintf(stderr, "sluice: cannot create the demo database %s from %s: %s\n", db, seed_path, err.msg);
+    free(seed);
+    free(seed_path);
+    free(db);
+    return rc;
+}
+
 static int cmd_demo(int argc, char **argv)
 {
     options o = {0};
@@ -468,6 +503,10 @@ static int cmd_demo(int argc, char **argv)
     sl_error err = {0};
     if (atom_open(&cfg, true, &a, &err) != 0) {
         fprintf(stderr, "sluice: cannot open the data directory %s: %s\n", o.data, err.msg);
+        return 1;
+    }
+    if (seed_demo_db(o.data, dir) != 0) {
+        atom_close(a);
         return 1;
     }
     if (deploy_into(a, dir) != 0) {

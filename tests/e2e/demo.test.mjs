@@ -102,4 +102,36 @@ describe('sluice demo', () => {
     const anon = await call('Quote Order', []);
     assertProblem(anon, 500, { kind: 'service', message: 'an order for an unnamed customer needs at least one line' });
   });
+
+  const dataReq = (type, listFilter, objectData = null) => ({ objectDataType: { developerName: type, properties: [] },
+    listFilter: { limit: 0, offset: 0, ...listFilter }, objectData });
+
+  it('serves the customers table through the table data action and the process-backed one', async () => {
+    const auth = basicAuth(user, token);
+    let r = await srv.post('/fs/upload/data', dataReq('customers', { where: [{ columnName: 'city', criteriaType: 'EQUAL', contentValue: 'Dublin' }], comparisonType: 'AND', orderByPropertyDeveloperName: 'id', orderByDirectionType: 'ASC' }), { auth });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.objectData.map((o) => propOf(o, 'name').contentValue), ['Brendan Byrne', 'Erin Egan']);
+    r = await srv.post('/fs/upload/data', dataReq('Customer', { search: 'oslo', limit: 5 }), { auth });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.objectData.map((o) => o.externalId), ['7']);
+    // save a new customer through the Save process, then load it by id through Get
+    const obj = mobject('Customer', [prop.string('Name', 'Zoe Zed'), prop.string('City', 'Zagreb')]);
+    r = await srv.request('PUT', '/fs/upload/data', { body: dataReq('Customer', {}, [obj]), auth });
+    assert.equal(r.status, 200, r.text);
+    const id = r.json.objectData[0].externalId;
+    assert.equal(id, '16');
+    r = await srv.post('/fs/upload/data', dataReq('Customer', { id }), { auth });
+    assert.equal(propOf(r.json.objectData[0], 'Segment').contentValue, 'Standard');
+  });
+
+  it('stores an upload on disk and lists it', async () => {
+    const fd = new FormData();
+    fd.append('FileDataRequest', new Blob([JSON.stringify({ resourcePath: 'upload' })], { type: 'application/json' }));
+    fd.append('FileData', new Blob(['hello, demo'], { type: 'text/plain' }), 'hello.txt');
+    const up = await fetch(`${srv.url}/fs/upload/file/content`, { method: 'POST', headers: { authorization: basicAuth(user, token) }, body: fd });
+    assert.equal(up.status, 200, await up.clone().text());
+    const l = await srv.post('/fs/upload/file', { resourcePath: 'upload', listFilter: { search: 'hello' } }, { auth: basicAuth(user, token) });
+    assert.equal(l.status, 200, l.text);
+    assert.equal(l.json.objectData.length, 1);
+  });
 });
