@@ -69,6 +69,9 @@ void fs_on_request(atom *a, http_request *req, const char *rest_after_fs);
 void fs_files_on_headers(atom *a, http_request *req);
 bool fs_files_is_download(const http_request *req);
 bool fs_files_route(atom *a, http_request *req, deployment *dep, const flowservice *svc, const char *route);
+/* The JSON filter document a Query process receives, decoded from a Flow list filter (borrowed;
+ * any JSON is accepted: missing or mistyped members are left out). Returns a new object. */
+jv *fs_filter_document(const jv *list_filter);
 /* Data routes (and describe for services with table sources). Returns true when it took the
  * request (and the deployment reference dep); false leaves both to the caller. */
 bool fs_data_route(atom *a, http_request *req, deployment *dep, const flowservice *svc, const char *route);

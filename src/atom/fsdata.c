@@ -103,7 +103,7 @@ static jv *filter_group(const jv *lf, int depth)
     return g;
 }
 
-static jv *filter_document(const jv *lf)
+jv *fs_filter_document(const jv *lf)
 {
     jv *f = filter_group(lf, 0);
     const char *search = jv_get_str(lf, "search");
@@ -245,7 +245,7 @@ static void run_data_action(data_job *j, const fs_data_action *da, const jv *req
         jv_set_str(props, "param_id", load_id);
         jv_push_take(docs, jv_new_object());
     } else if (j->kind == DATA_LOAD) {
-        jv *f = filter_document(lf);
+        jv *f = fs_filter_document(lf);
         limit = jv_int(jv_get(f, "limit"));
         jv_push_take(docs, f);
     } else {
