@@ -24,8 +24,18 @@ check:
 	@ninja -C $(BUILD)
 	@$(MAKE) --no-print-directory unit e2e asan
 
+# Unit tests; a throwaway PostgreSQL (scripts/pg-test-server.sh) lets the Database connector's
+# PostgreSQL test run against the real thing.
+PG_PORT ?= 55433
+define with_pg
+	@d=$$(mktemp -d /tmp/sluice-pg-XXXXXX); chmod 755 $$d; \
+	scripts/pg-test-server.sh start $$d/data $(PG_PORT) >/dev/null || { echo "cannot start PostgreSQL" >&2; exit 1; }; \
+	SLUICE_TEST_PG_PORT=$(PG_PORT) $(1); rc=$$?; \
+	scripts/pg-test-server.sh stop $$d/data >/dev/null; rm -rf $$d; exit $$rc
+endef
+
 unit:
-	ctest --test-dir $(BUILD) --output-on-failure
+	$(call with_pg,ctest --test-dir $(BUILD) --output-on-failure)
 
 # API tests, then the conformance replays (public fixtures from ../shared/conformance; each suite
 # says it was skipped when they are absent).
@@ -37,8 +47,7 @@ e2e:
 asan:
 	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
 	@ninja -C $(ASAN_BUILD)
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
+	$(call with_pg,ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  SLUICE_BIN=$(abspath $(ASAN_BUILD)/sluice) node --test --test-concurrency=1 tests/e2e/ tests/conformance/
 

@@ -25,6 +25,8 @@
  */
 #include "core/sqldb.h"
 
+#include "core/log.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -323,6 +325,16 @@ static int open_sqlite(const sqldb_config *c, sqldb *db, sl_error *err)
     return 0;
 }
 
+static void pg_notice(void *arg, const char *message)
+{
+    char m[512];
+    snprintf(m, sizeof m, "%s", message);
+    size_t n = strlen(m);
+    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        m[--n] = 0;
+    log_debug("sqldb", "postgresql notice", "detail", m, NULL);
+}
+
 static int open_pg(const sqldb_config *c, sqldb *db, sl_error *err)
 {
     char timeout_s[32], options[160];
@@ -366,6 +378,7 @@ static int open_pg(const sqldb_config *c, sqldb *db, sl_error *err)
         db->last_error = SQLDB_ERR_CONNECTION;
         return rc;
     }
+    PQsetNoticeProcessor(db->pg, pg_notice, NULL); /* NOTICEs go to our log, not raw to stderr */
     return 0;
 }
 
