@@ -349,7 +349,9 @@ static void parse_data_action(deployment *d, const jv *v, const char *file, cons
     const char *pname = jv_get_str(v, "profile");
     const profile *prof = pname ? find_profile(d, pname) : NULL;
     char *pp = pointer_join(ptr, "profile");
-    if (pname && !prof)
+    if (!pname)
+        problems_add(problems, file, pp, "profile is required: the object type's (flat) profile");
+    else if (!prof)
         problems_add(problems, file, pp, "unknown profile \"%s\"", pname);
     for (size_t i = 0; prof && i < prof->root->nchildren; i++) {
         pe_type t = prof->root->children[i]->type;

@@ -11,7 +11,7 @@
  * below its try path; an execution error unwinds the stack to the innermost marker and sends the
  * batch down catch instead (limits, the deadline and cancellation are never caught). Script
  * shapes run Lua in a fresh sandboxed state per batch (atom/script.h). The format is in
- * docs/components.md and docs/shapes-extra.md (script, trycatch, connector).
+ * docs/components.md (script, trycatch and connector included).
  */
 #ifndef SLUICE_PROCESS_H
 #define SLUICE_PROCESS_H

@@ -1,4 +1,4 @@
-/* script: the Lua sandbox behind the process `script` shape (docs/shapes-extra.md).
+/* script: the Lua sandbox behind the process `script` shape (docs/components.md, "script").
  *
  * Design: every run gets a fresh lua_State whose allocator enforces a byte cap and whose count
  * hook enforces an instruction budget (and notices the execution's deadline and cancellation).
