@@ -190,6 +190,20 @@ static atom_config atom_cfg(const options *o, bool server)
     return c;
 }
 
+/* Opens the atom on o->data (server: with workers, timers and the store watcher); prints why
+ * not and returns NULL when it cannot. */
+static atom *open_atom(const options *o, bool server)
+{
+    atom_config cfg = atom_cfg(o, server);
+    atom *a = NULL;
+    sl_error err = {0};
+    if (atom_open(&cfg, server, &a, &err) != 0) {
+        fprintf(stderr, "sluice: cannot open the data directory %s: %s\n", o->data, err.msg);
+        return NULL;
+    }
+    return a;
+}
+
 static int deploy_into(atom *a, const char *dir)
 {
     sl_problems problems;
@@ -335,13 +349,9 @@ static int cmd_serve(int argc, char **argv, const char *mode)
     }
     sigset_t set;
     block_signals(&set);
-    atom_config cfg = atom_cfg(&o, true);
-    atom *a = NULL;
-    sl_error err = {0};
-    if (atom_open(&cfg, true, &a, &err) != 0) {
-        fprintf(stderr, "sluice: cannot open the data directory %s: %s\n", o.data, err.msg);
+    atom *a = open_atom(&o, true);
+    if (!a)
         return 1;
-    }
     if (o.deploy && deploy_into(a, o.deploy) != 0) {
         atom_close(a);
         return 1;
@@ -366,13 +376,10 @@ static int cmd_user(int argc, char **argv)
                "Flow authenticates to /fs/ with HTTP Basic NAME:TOKEN.\n");
         return o.help ? 0 : 2;
     }
-    atom_config cfg = atom_cfg(&o, false);
-    atom *a = NULL;
-    sl_error err = {0};
-    if (atom_open(&cfg, false, &a, &err) != 0) {
-        fprintf(stderr, "sluice: cannot open the data directory %s: %s\n", o.data, err.msg);
+    atom *a = open_atom(&o, false);
+    if (!a)
         return 1;
-    }
+    sl_error err = {0};
     char *token = NULL;
     int rc = atom_user_add(a, pos[1], &token, &err);
     atom_close(a);
@@ -401,13 +408,9 @@ static int cmd_deploy(int argc, char **argv)
                "the new version up within a second. Prints the deployed version.\n");
         return o.help ? 0 : 2;
     }
-    atom_config cfg = atom_cfg(&o, false);
-    atom *a = NULL;
-    sl_error err = {0};
-    if (atom_open(&cfg, false, &a, &err) != 0) {
-        fprintf(stderr, "sluice: cannot open the data directory %s: %s\n", o.data, err.msg);
+    atom *a = open_atom(&o, false);
+    if (!a)
         return 1;
-    }
     sl_problems problems;
     problems_init(&problems);
     int64_t v = 0;
@@ -498,13 +501,10 @@ static int cmd_demo(int argc, char **argv)
     }
     sigset_t set;
     block_signals(&set);
-    atom_config cfg = atom_cfg(&o, true);
-    atom *a = NULL;
-    sl_error err = {0};
-    if (atom_open(&cfg, true, &a, &err) != 0) {
-        fprintf(stderr, "sluice: cannot open the data directory %s: %s\n", o.data, err.msg);
+    atom *a = open_atom(&o, true);
+    if (!a)
         return 1;
-    }
+    sl_error err = {0};
     if (seed_demo_db(o.data, dir) != 0) {
         atom_close(a);
         return 1;

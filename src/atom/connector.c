@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atom/validate.h"
 #include "core/sqldb.h"
 
 #define NAME_MAX_CHARS 100
@@ -61,66 +62,10 @@
 /* ------------------------------------------------------------------------------------------ */
 /* small helpers                                                                               */
 
-typedef struct pctx {
-    const char *file;
-    sl_problems *pr;
-} pctx;
 
-static size_t problem_count(const sl_problems *pr)
-{
-    return pr->n + pr->dropped;
-}
 
-/* Drops an incomplete UTF-8 sequence at the end of s (left by a cut). */
-static void utf8_trim_tail(char *s)
-{
-    size_t len = strlen(s), k = len;
-    while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
-        k--;
-    if (k == 0)
-        return;
-    unsigned char lead = (unsigned char)s[k - 1];
-    size_t need = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    if (len - (k - 1) < need)
-        s[k - 1] = '\0';
-}
 
-static void problem(pctx *c, const char *base, const char *token, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
-/* Adds a problem at base (+ "/token" when token is non-NULL). */
-static void problem(pctx *c, const char *base, const char *token, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    utf8_trim_tail(msg);
-    if (token) {
-        char *ptr = pointer_join(base, token);
-        problems_add(c->pr, c->file, ptr, "%s", msg);
-        free(ptr);
-    } else {
-        problems_add(c->pr, c->file, base, "%s", msg);
-    }
-}
-
-/* Copies at most ~48 bytes of s for messages, cut on a UTF-8 boundary with "…". */
-static const char *snip(const char *s, char out[64])
-{
-    size_t n = strlen(s);
-    if (n <= 48) {
-        memcpy(out, s, n + 1);
-        return out;
-    }
-    n = 48;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    memcpy(out, s, n);
-    memcpy(out + n, "\xE2\x80\xA6", 4);
-    return out;
-}
 
 static void set_err(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -135,27 +80,7 @@ static void set_err(char *err, size_t errsz, const char *fmt, ...)
     utf8_trim_tail(err);
 }
 
-/* A string without embedded NUL, or NULL. */
-static const char *plain_str(const jv *v)
-{
-    const char *s = jv_str(v);
-    if (!s || strlen(s) != jv_str_len(v))
-        return NULL;
-    return s;
-}
 
-/* Text of 1..max code points without control characters. */
-static bool name_ok(const char *s, size_t max)
-{
-    size_t chars = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p == 0x7F || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F))
-            return false;
-        if ((*p & 0xC0) != 0x80)
-            chars++;
-    }
-    return chars >= 1 && chars <= max;
-}
 
 /* No byte below 0x20 (tab allowed when allow_tab) and no DEL. */
 static bool no_controls(const char *s, bool allow_tab)
@@ -324,36 +249,7 @@ static void sleep_ms(int64_t ms)
 /* ------------------------------------------------------------------------------------------ */
 /* member checks                                                                               */
 
-static void check_members(pctx *c, const jv *obj, const char *ptr, const char *const *known, const char *what)
-{
-    for (void *it = jv_obj_iter(obj); it; it = jv_obj_next(obj, it)) {
-        const char *key = jv_obj_key(it);
-        bool ok = false;
-        for (size_t i = 0; known[i] && !ok; i++)
-            ok = strcmp(key, known[i]) == 0;
-        if (!ok) {
-            char sn[64];
-            problem(c, ptr, key, "unknown member \"%s\" in %s", snip(key, sn), what);
-        }
-    }
-}
 
-/* A string member; reports missing (when required), wrong types and empty strings. */
-static const char *get_str(pctx *c, const jv *obj, const char *ptr, const char *key, bool required)
-{
-    const jv *v = jv_get(obj, key);
-    if (!v) {
-        if (required)
-            problem(c, ptr, NULL, "missing required member \"%s\"", key);
-        return NULL;
-    }
-    const char *s = plain_str(v);
-    if (!s || !*s) {
-        problem(c, ptr, key, "%s must be a non-empty string", key);
-        return NULL;
-    }
-    return s;
-}
 
 /* An optional integer member in [min, max]; *out keeps its default when absent or invalid. */
 static void get_int(pctx *c, const jv *obj, const char *ptr, const char *key, int64_t min, int64_t max, int64_t *out)

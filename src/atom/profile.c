@@ -80,21 +80,10 @@ static const char *member_str(const jv *obj, const char *key)
     return jv_is_object(obj) ? jv_get_str(obj, key) : NULL;
 }
 
-/* Copies at most ~48 bytes of s into out for messages, cutting on a UTF-8 boundary so the
- * message stays valid UTF-8, with "…" when cut. */
+/* Copies at most ~48 bytes of s into out for messages, cut on a UTF-8 boundary ("…" when cut). */
 static const char *snippet(const char *s, char out[64])
 {
-    size_t n = strlen(s);
-    if (n <= 48) {
-        memcpy(out, s, n + 1);
-        return out;
-    }
-    n = 48;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    memcpy(out, s, n);
-    memcpy(out + n, "\xE2\x80\xA6", 4); /* U+2026 and NUL */
-    return out;
+    return str_snip(s, strlen(s), out);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -140,60 +140,9 @@ static bool is_space(char c)
 /* Copies at most ~48 bytes of s (cut on a UTF-8 boundary, "…" appended) for messages. */
 static const char *snip(const char *s, size_t n, char out[64])
 {
-    size_t m = n;
-    bool cut = false;
-    if (m > 48) {
-        m = 48;
-        while (m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80)
-            m--;
-        cut = true;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < m; i++)
-        out[k++] = s[i] ? s[i] : ' '; /* never let an embedded NUL cut the message */
-    if (cut) {
-        memcpy(out + k, "\xE2\x80\xA6", 3);
-        k += 3;
-    }
-    out[k] = '\0';
-    return out;
+    return str_snip(s, n, out);
 }
 
-/* Drops an incomplete UTF-8 sequence at the end of s (left by a cut). */
-static void utf8_trim_tail(char *s)
-{
-    size_t len = strlen(s), k = len;
-    while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
-        k--;
-    if (k == 0)
-        return;
-    unsigned char lead = (unsigned char)s[k - 1];
-    size_t need = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    if (len - (k - 1) < need)
-        s[k - 1] = '\0';
-}
-
-static void problem_fmt(sl_problems *pr, const char *file, const char *base, const char *token,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-/* Adds a problem at base (+ "/token" when token is non-NULL). */
-static void problem_fmt(sl_problems *pr, const char *file, const char *base, const char *token,
-                        const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    utf8_trim_tail(msg);
-    if (token) {
-        char *ptr = pointer_join(base, token);
-        problems_add(pr, file, ptr, "%s", msg);
-        free(ptr);
-    } else {
-        problems_add(pr, file, base, "%s", msg);
-    }
-}
 
 static size_t problem_count(const sl_problems *pr)
 {
@@ -898,18 +847,18 @@ static void parse_fn_options(vparse *c, value *v, const fn_spec *fs, const jv *o
             continue;
         char sn[64];
         if (!is_option_of(fs, key)) {
-            problem_fmt(c->pr, c->file, v->ptr, key, "unknown option \"%s\" for function %s",
+            problems_add_at(c->pr, c->file, v->ptr, key, "unknown option \"%s\" for function %s",
                         snip(key, strlen(key), sn), fs->name);
             continue;
         }
         if (strcmp(key, "separator") == 0) {
             if (!jv_is_string(o) || strlen(jv_str(o)) != jv_str_len(o))
-                problem_fmt(c->pr, c->file, v->ptr, key, "separator must be a string");
+                problems_add_at(c->pr, c->file, v->ptr, key, "separator must be a string");
             else
                 v->separator = xstrdup(jv_str(o));
         } else if (strcmp(key, "start") == 0 || strcmp(key, "length") == 0) {
             if (jv_typeof(o) != JV_INT || jv_int(o) < 0)
-                problem_fmt(c->pr, c->file, v->ptr, key, "%s must be an integer of 0 or more", key);
+                problems_add_at(c->pr, c->file, v->ptr, key, "%s must be an integer of 0 or more", key);
             else if (key[0] == 's')
                 v->start = jv_int(o);
             else
@@ -917,14 +866,14 @@ static void parse_fn_options(vparse *c, value *v, const fn_spec *fs, const jv *o
         } else if (strcmp(key, "inputFormat") == 0 || strcmp(key, "outputFormat") == 0) {
             date_pattern *dp = key[0] == 'i' ? &v->in_fmt : &v->out_fmt;
             if (!jv_is_string(o) || strlen(jv_str(o)) != jv_str_len(o))
-                problem_fmt(c->pr, c->file, v->ptr, key, "%s must be a string", key);
+                problems_add_at(c->pr, c->file, v->ptr, key, "%s must be a string", key);
             else if (date_pattern_compile(jv_str(o), dp, msg, sizeof msg))
-                problem_fmt(c->pr, c->file, v->ptr, key, "%s", msg);
+                problems_add_at(c->pr, c->file, v->ptr, key, "%s", msg);
         } else if (strcmp(key, "format") == 0) {
             if (!jv_is_string(o) || strlen(jv_str(o)) != jv_str_len(o))
-                problem_fmt(c->pr, c->file, v->ptr, key, "format must be a string");
+                problems_add_at(c->pr, c->file, v->ptr, key, "format must be a string");
             else if (num_format_compile(jv_str(o), &v->numfmt, msg, sizeof msg))
-                problem_fmt(c->pr, c->file, v->ptr, key, "%s", msg);
+                problems_add_at(c->pr, c->file, v->ptr, key, "%s", msg);
         }
     }
 }
@@ -936,7 +885,7 @@ static void parse_fn(vparse *c, value *v, const jv *j, int depth)
     const jv *fnv = jv_get(j, "fn");
     char sn[64];
     if (!jv_is_string(fnv)) {
-        problem_fmt(c->pr, c->file, v->ptr, "fn", "fn must be a function name (string)");
+        problems_add_at(c->pr, c->file, v->ptr, "fn", "fn must be a function name (string)");
         return;
     }
     const fn_spec *fs = NULL;
@@ -944,7 +893,7 @@ static void parse_fn(vparse *c, value *v, const jv *j, int depth)
         if (strcmp(fn_specs[i].name, jv_str(fnv)) == 0)
             fs = &fn_specs[i];
     if (!fs) {
-        problem_fmt(c->pr, c->file, v->ptr, "fn",
+        problems_add_at(c->pr, c->file, v->ptr, "fn",
                     "unknown function \"%s\" (expected concat, upper, lower, trim, substring, default, "
                     "date_format, number_format, add, subtract, multiply, divide, length or count)",
                     snip(jv_str(fnv), jv_str_len(fnv), sn));
@@ -954,7 +903,7 @@ static void parse_fn(vparse *c, value *v, const jv *j, int depth)
     v->length = -1;
     parse_fn_options(c, v, fs, j);
     if (fs->fn == FN_NUMBER_FORMAT && !jv_get(j, "format"))
-        problem_fmt(c->pr, c->file, v->ptr, NULL, "number_format needs the option \"format\"");
+        problems_add_at(c->pr, c->file, v->ptr, NULL, "number_format needs the option \"format\"");
     if (fs->fn == FN_DATE_FORMAT) { /* both patterns default to Boomi's date/time form */
         char msg[128];
         if (!v->in_fmt.n)
@@ -965,20 +914,20 @@ static void parse_fn(vparse *c, value *v, const jv *j, int depth)
 
     const jv *args = jv_get(j, "args");
     if (!args) {
-        problem_fmt(c->pr, c->file, v->ptr, NULL, "missing required member \"args\"");
+        problems_add_at(c->pr, c->file, v->ptr, NULL, "missing required member \"args\"");
         return;
     }
     if (!jv_is_array(args)) {
-        problem_fmt(c->pr, c->file, v->ptr, "args", "args must be an array of values");
+        problems_add_at(c->pr, c->file, v->ptr, "args", "args must be an array of values");
         return;
     }
     size_t n = jv_len(args);
     if (n < fs->min_args || n > fs->max_args) {
         if (fs->min_args == fs->max_args)
-            problem_fmt(c->pr, c->file, v->ptr, "args", "%s takes %zu argument%s, got %zu", fs->name,
+            problems_add_at(c->pr, c->file, v->ptr, "args", "%s takes %zu argument%s, got %zu", fs->name,
                         fs->min_args, fs->min_args == 1 ? "" : "s", n);
         else
-            problem_fmt(c->pr, c->file, v->ptr, "args", "%s takes %zu to %zu arguments, got %zu",
+            problems_add_at(c->pr, c->file, v->ptr, "args", "%s takes %zu to %zu arguments, got %zu",
                         fs->name, fs->min_args, fs->max_args, n);
         return;
     }
@@ -999,7 +948,7 @@ static void parse_fn(vparse *c, value *v, const jv *j, int depth)
     if (fs->fn == FN_COUNT && v->nargs == 1 && v->args[0] && v->args[0]->kind == VAL_ELEMENT) {
         const value_path *cp = &v->args[0]->path;
         if (cp->nseg && cp->iter[cp->nseg - 1])
-            problem_fmt(c->pr, c->file, v->args[0]->ptr, "element",
+            problems_add_at(c->pr, c->file, v->args[0]->ptr, "element",
                         "count takes the Array itself: drop the trailing \"[]\"");
     }
 }
@@ -1038,16 +987,16 @@ static value *parse_value(vparse *c, const jv *j, const char *ptr, int depth)
         for (void *it = jv_obj_iter(j); it; it = jv_obj_next(j, it)) {
             const char *key = jv_obj_key(it);
             if (strcmp(key, value_forms[form]) != 0)
-                problem_fmt(c->pr, c->file, ptr, key, "unknown member \"%s\" in a %s value",
+                problems_add_at(c->pr, c->file, ptr, key, "unknown member \"%s\" in a %s value",
                             snip(key, strlen(key), sn), value_forms[form]);
         }
     }
     switch (v->kind) {
     case VAL_ELEMENT:
         if (!jv_is_string(m) || strlen(jv_str(m)) != jv_str_len(m))
-            problem_fmt(c->pr, c->file, ptr, "element", "element must be a path (string)");
+            problems_add_at(c->pr, c->file, ptr, "element", "element must be a path (string)");
         else if (value_path_parse(jv_str(m), &v->path, msg, sizeof msg))
-            problem_fmt(c->pr, c->file, ptr, "element", "%s", msg);
+            problems_add_at(c->pr, c->file, ptr, "element", "%s", msg);
         else {
             v->iterations = v->path.niter;
             v->driver = v->path.niter ? &v->path : NULL;
@@ -1061,17 +1010,17 @@ static value *parse_value(vparse *c, const jv *j, const char *ptr, int depth)
                 v->len = b.len;
                 v->text = buf_take(&b);
             } else {
-                problem_fmt(c->pr, c->file, ptr, "const", "constant too long");
+                problems_add_at(c->pr, c->file, ptr, "const", "constant too long");
             }
         } else {
-            problem_fmt(c->pr, c->file, ptr, "const", "const must be a string, number or boolean");
+            problems_add_at(c->pr, c->file, ptr, "const", "const must be a string, number or boolean");
         }
         buf_free(&b);
         break;
     }
     case VAL_PROPERTY:
         if (!jv_is_string(m) || jv_str_len(m) == 0 || strlen(jv_str(m)) != jv_str_len(m))
-            problem_fmt(c->pr, c->file, ptr, "property", "property must be a non-empty name");
+            problems_add_at(c->pr, c->file, ptr, "property", "property must be a non-empty name");
         else
             v->text = xstrdup(jv_str(m));
         break;
@@ -1110,20 +1059,20 @@ static size_t link_value(const value *v, const profile *prof, const char *file, 
     if (v->kind == VAL_ELEMENT) {
         const profile_elem *e = NULL;
         if (value_path_resolve(prof->root, &v->path, &e, msg, sizeof msg)) {
-            problem_fmt(pr, file, v->ptr, "element", "path \"%s\" does not fit profile \"%s\": %s",
+            problems_add_at(pr, file, v->ptr, "element", "path \"%s\" does not fit profile \"%s\": %s",
                         snip(v->path.text, strlen(v->path.text), sn), prof->name, msg);
             return 1;
         }
         bool last_iter = v->path.iter[v->path.nseg - 1];
         if (count_arg) {
             if (e->type != PE_ARRAY || last_iter) {
-                problem_fmt(pr, file, v->ptr, "element", "count needs the path of an Array element; \"%s\" is %s",
+                problems_add_at(pr, file, v->ptr, "element", "count needs the path of an Array element; \"%s\" is %s",
                             snip(v->path.text, strlen(v->path.text), sn),
                             last_iter ? "an item of an Array" : pe_type_name(e->type));
                 return 1;
             }
         } else if (last_iter || e->type == PE_OBJECT || e->type == PE_ARRAY) {
-            problem_fmt(pr, file, v->ptr, "element",
+            problems_add_at(pr, file, v->ptr, "element",
                         "path \"%s\" names %s element; use one of its fields",
                         snip(v->path.text, strlen(v->path.text), sn),
                         last_iter ? "an Array item (an Object)" : e->type == PE_OBJECT ? "an Object" : "an Array");

@@ -966,3 +966,64 @@ char *pointer_join_index(const char *base, size_t index)
 {
     return xasprintf("%s/%zu", base ? base : "", index);
 }
+
+/* ---- message helpers ---- */
+
+const char *str_snip(const char *s, size_t n, char out[64])
+{
+    size_t m = n;
+    bool cut = false;
+    if (m > 48) {
+        m = 48;
+        while (m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80)
+            m--;
+        cut = true;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++)
+        out[k++] = s[i] ? s[i] : ' '; /* never let an embedded NUL cut the message */
+    if (cut) {
+        memcpy(out + k, "\xE2\x80\xA6", 3); /* U+2026 */
+        k += 3;
+    }
+    out[k] = '\0';
+    return out;
+}
+
+void utf8_trim_tail(char *s)
+{
+    size_t len = strlen(s), k = len;
+    while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
+        k--;
+    if (k == 0)
+        return;
+    unsigned char lead = (unsigned char)s[k - 1];
+    size_t need = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (len - (k - 1) < need)
+        s[k - 1] = '\0';
+}
+
+void problems_vadd_at(sl_problems *p, const char *file, const char *base, const char *token, const char *fmt,
+                      va_list ap)
+{
+    if (!p)
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    utf8_trim_tail(msg);
+    if (token) {
+        char *ptr = pointer_join(base, token);
+        problems_add(p, file, ptr, "%s", msg);
+        free(ptr);
+    } else {
+        problems_add(p, file, base, "%s", msg);
+    }
+}
+
+void problems_add_at(sl_problems *p, const char *file, const char *base, const char *token, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    problems_vadd_at(p, file, base, token, fmt, ap);
+    va_end(ap);
+}

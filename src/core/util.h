@@ -146,6 +146,19 @@ void problems_init(sl_problems *p);
 void problems_add(sl_problems *p, const char *file, const char *pointer, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void problems_free(sl_problems *p);
+/* Adds a problem at base + "/token" (token escaped; NULL: at base itself). The message is cut to
+ * 512 bytes on a UTF-8 character boundary. */
+void problems_add_at(sl_problems *p, const char *file, const char *base, const char *token, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void problems_vadd_at(sl_problems *p, const char *file, const char *base, const char *token, const char *fmt,
+                      va_list ap);
+
+/* For messages: at most ~48 bytes of s[0..n) into out[64], cut on a UTF-8 boundary with "…"
+ * appended when cut; an embedded NUL becomes a space. Returns out. */
+const char *str_snip(const char *s, size_t n, char out[64]);
+/* Drops an incomplete UTF-8 sequence left at the end of s by a byte-wise cut. */
+void utf8_trim_tail(char *s);
+
 /* Escapes a JSON-pointer reference token (~ -> ~0, / -> ~1) appending "/token" to base into a
  * new malloc'd string. */
 char *pointer_join(const char *base, const char *token);
