@@ -97,6 +97,23 @@ static char *temp_db(void)
     return xasprintf("%s/test.db", dir);
 }
 
+/* Removes the database, its WAL files and the temporary folder temp_db made. */
+static void remove_db(char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char *side = xasprintf("%s%s", path, suffixes[i]);
+        unlink(side);
+        free(side);
+    }
+    char *slash = strrchr(path, '/');
+    if (slash) {
+        *slash = 0;
+        rmdir(path);
+    }
+    free(path);
+}
+
 static const char *const migrations[] = {
     "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, score REAL, data TEXT);",
     "ALTER TABLE t ADD COLUMN extra TEXT;",
@@ -128,7 +145,7 @@ static void test_store_roundtrip_and_migrations(void **state)
     store_close(s);
     /* a database newer than the code is refused */
     assert_int_equal(store_open(path, migrations, 1, &s, &err), SL_EIO);
-    free(path);
+    remove_db(path);
 }
 
 static void test_store_transaction_rollback(void **state)
@@ -155,7 +172,7 @@ static void test_store_transaction_rollback(void **state)
     assert_string_equal(jv_get_str(row, "name"), "kept");
     jv_free(row);
     store_close(s);
-    free(path);
+    remove_db(path);
 }
 
 int main(void)
