@@ -1,0 +1,174 @@
+# shellcheck shell=bash
+# Shared helpers of bench/data_paging.sh and bench/uploads.sh (sourced, not run). The same
+# helpers as bench/msg_action.sh, which keeps its own copy.
+#
+# The sourcing script sets, before sourcing:
+#   BENCH_NAME  prefix of messages ("data_paging", "uploads")
+#   TMP         its temp dir (this file never removes anything itself)
+#   SECS WARM   the measured and warm-up seconds (bound run_wrk's timeout)
+# and owns the PIDs this file starts: SLUICE_PID, NGINX_PID (cleanup() stops them).
+
+SLUICE_PID=""
+NGINX_PID=""
+
+stop_pid() { # PID: TERM, wait up to 5 s, then KILL
+  local pid=$1 _
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+die() {
+  echo "$BENCH_NAME: FAILED: $*" >&2
+  if [ -s "$TMP/sluice.log" ]; then echo "--- last lines of the sluice log:" >&2; tail -n 20 "$TMP/sluice.log" >&2; fi
+  if [ -s "$TMP/nginx/logs/error.log" ]; then echo "--- last lines of the nginx error log:" >&2; tail -n 5 "$TMP/nginx/logs/error.log" >&2; fi
+  exit 1
+}
+say() { echo "== $*" >&2; }
+
+need_tools() { # TOOL...
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { echo "$BENCH_NAME: $t is not installed (scripts/install-deps.sh bench; sqlite3 is the Debian package sqlite3)" >&2; exit 2; }
+  done
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() { # a port nobody listens on, not equal to $1, below the ephemeral range (so no client
+  local p _ lo          # connection of the run can hold it)
+  lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$lo" -gt 12000 ] || lo=60000
+  for _ in $(seq 100); do
+    p=$((10000 + RANDOM % (lo - 10000)))
+    [ "$p" != "${1:-}" ] && port_free "$p" && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+# Runs wrk (bounded in time) and prints its BENCH line; the full output goes to $TMP/NAME.out.
+run_wrk() { # NAME wrk-args...
+  local name=$1; shift
+  local limit=$((SECS + WARM + 30))
+  if ! timeout "$limit" wrk "$@" >"$TMP/$name.out" 2>&1; then
+    cat "$TMP/$name.out" >&2
+    die "wrk ($name) failed or ran past ${limit}s"
+  fi
+  grep -E '^BENCH ' "$TMP/$name.out" | tail -n 1 || { cat "$TMP/$name.out" >&2; die "wrk ($name) printed no summary"; }
+}
+field() { # LINE KEY -> value
+  local kv
+  for kv in $1; do [ "${kv%%=*}" = "$2" ] && { echo "${kv#*=}"; return 0; }; done
+  echo "?"
+}
+machine_busy() { # percent of all CPU busy over 1 s (other users of the machine skew every number)
+  local a b
+  a=$(awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $5+$6 }' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $5+$6 }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2];
+    printf "%.0f", (busy + idle) ? 100 * busy / (busy + idle) : 0 }'
+}
+BUSY_LIST=""
+BUSY=0
+check_quiet() { # samples the machine for 1 s before a measured run
+  local b
+  b=$(machine_busy)
+  BUSY_LIST="$BUSY_LIST ${b}%"
+  [ "$b" -le 10 ] || say "WARNING: the machine is ${b}% busy with the servers idle; this run's numbers will be low"
+  [ "$b" -le "${BUSY:-0}" ] || BUSY=$b
+}
+busy_line() {
+  echo "machine busy in the second before each run (servers idle; should be ~0%):$BUSY_LIST$([ "$BUSY" -le 10 ] ||
+    echo "  <-- WARNING: something else was using the CPU; these numbers are low")"
+}
+cpu_ticks() { # PID -> utime+stime in clock ticks of PID and its children (nginx: master + worker)
+  local p t=0 v
+  for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || v=0
+    t=$((t + ${v:-0}))
+  done
+  echo "$t"
+}
+status_kb() { # PID KEY (VmRSS, VmHWM) -> kB
+  awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# Starts BIN serve on 127.0.0.1:SPORT with data dir DATA and components COMPONENTS; waits for /healthz.
+start_sluice() {
+  # shellcheck disable=SC2086 # SLUICE_ARGS is a list of flags
+  "$BIN" serve --listen "127.0.0.1:$SPORT" --data "$DATA" --deploy "$COMPONENTS" --log-level warn ${SLUICE_ARGS:-} \
+    >"$TMP/sluice.log" 2>&1 &
+  SLUICE_PID=$!
+  local up=0 _
+  for _ in $(seq 100); do
+    kill -0 "$SLUICE_PID" 2>/dev/null || die "sluice exited during start-up"
+    if curl -sf -o /dev/null "http://127.0.0.1:$SPORT/healthz"; then up=1; break; fi
+    sleep 0.1
+  done
+  [ "$up" = 1 ] || die "sluice did not answer /healthz within 10 s"
+}
+
+# Writes $TMP/nginx/nginx.conf around the server-block lines on stdin and starts nginx (1 worker,
+# no access log, temp paths in the temp dir; NGINX_HTTP_EXTRA: more http-level lines). Waits until the port accepts connections.
+start_nginx() {
+  local ng="$TMP/nginx" _ up=0
+  mkdir -p "$ng/logs" "$ng/tmp"
+  {
+    cat <<EOF
+# Generated by bench/$BENCH_NAME.sh (same base settings as bench/msg_action.sh).
+worker_processes 1;
+worker_rlimit_nofile 16384;
+daemon off;
+pid $ng/nginx.pid;
+error_log $ng/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path $ng/tmp/body;
+  proxy_temp_path $ng/tmp/proxy;
+  fastcgi_temp_path $ng/tmp/fastcgi;
+  uwsgi_temp_path $ng/tmp/uwsgi;
+  scgi_temp_path $ng/tmp/scgi;
+  types { }
+${NGINX_HTTP_EXTRA:-}
+  server {
+    listen 127.0.0.1:$NPORT;
+EOF
+    cat
+    cat <<EOF
+    location / { return 404; }
+  }
+}
+EOF
+  } >"$ng/nginx.conf"
+  nginx -p "$ng" -c "$ng/nginx.conf" -e "$ng/logs/error.log" -t >"$ng/test.log" 2>&1 || { cat "$ng/test.log" >&2; die "nginx rejects its configuration"; }
+  nginx -p "$ng" -c "$ng/nginx.conf" -e "$ng/logs/error.log" >"$ng/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  for _ in $(seq 100); do
+    kill -0 "$NGINX_PID" 2>/dev/null || die "nginx exited during start-up"
+    if [ -s "$ng/nginx.pid" ] && ! port_free "$NPORT"; then up=1; break; fi # the pid file is written after bind()
+    sleep 0.1
+  done
+  [ "$up" = 1 ] || die "nginx did not listen on $NPORT within 10 s"
+}
+
+# perf record on the sluice process for SECONDS in the background (BENCH_PERF=FILE); perf_finish
+# writes the report.
+PERF_PID=""
+perf_start() { # SECONDS
+  if [ -n "${BENCH_PERF:-}" ] && command -v perf >/dev/null; then
+    perf record ${BENCH_PERF_OPTS:--g} -o "$TMP/perf.data" -p "$SLUICE_PID" -- sleep "$1" >"$TMP/perf.log" 2>&1 &
+    PERF_PID=$!
+  fi
+}
+perf_finish() {
+  if [ -n "$PERF_PID" ]; then
+    wait "$PERF_PID" || true
+    PERF_PID=""
+    perf report -i "$TMP/perf.data" --no-children --percent-limit 0.5 --stdio >"$BENCH_PERF" 2>/dev/null &&
+      say "perf report written to $BENCH_PERF"
+  fi
+}
