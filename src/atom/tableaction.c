@@ -51,12 +51,25 @@
 #define MAX_CONDITIONS 1000
 #define POOL_SIZE 4
 
+/* Introspected tables, kept while the database's schema version is unchanged (SQLite only:
+ * PostgreSQL has no cheap schema version, so it is introspected per call). */
+typedef struct cached_table {
+    char *name;
+    int64_t schema_version;
+    jv *table;
+} cached_table;
+
+#define TABLE_CACHE 32
+
 struct table_source {
     sqldb_config cfg;
     char **tables; /* NULL: every table of the schema */
     size_t ntables;
     int64_t max_rows;
     sqldb_pool *pool;
+    pthread_mutex_t cache_mu;
+    cached_table cache[TABLE_CACHE];
+    size_t ncache, next_evict;
 };
 
 /* ---- column model ---- */
@@ -1413,6 +1426,7 @@ table_source *table_source_new(const sqldb_config *c, const char *const *tables,
     }
     t->max_rows = max_rows > 0 ? max_rows : 1000;
     t->pool = sqldb_pool_new(&t->cfg, POOL_SIZE);
+    pthread_mutex_init(&t->cache_mu, NULL);
     return t;
 }
 
@@ -1421,6 +1435,11 @@ void table_source_free(table_source *t)
     if (!t)
         return;
     sqldb_pool_free(t->pool);
+    for (size_t i = 0; i < t->ncache; i++) {
+        free(t->cache[i].name);
+        jv_free(t->cache[i].table);
+    }
+    pthread_mutex_destroy(&t->cache_mu);
     for (size_t i = 0; i < t->ntables; i++)
         free(t->tables[i]);
     free(t->tables);
@@ -1544,12 +1563,43 @@ static bool load_model(table_source *t, sqldb *db, const char *name, tmodel *m, 
     }
     jv *table = NULL;
     sl_error err = {0};
-    if (sqldb_table(db, name, &table, &err) != 0) {
+    int64_t version = -1;
+    if (sqldb_schema_version(db, &version, &err) != 0)
+        version = -1;
+    if (version >= 0) {
+        pthread_mutex_lock(&t->cache_mu);
+        for (size_t i = 0; i < t->ncache && !table; i++)
+            if (t->cache[i].schema_version == version && strcmp(t->cache[i].name, name) == 0)
+                table = jv_incref(t->cache[i].table);
+        pthread_mutex_unlock(&t->cache_mu);
+    }
+    if (!table && sqldb_table(db, name, &table, &err) != 0) {
         if (err.code == SL_ENOTFOUND)
             fail(res, 404, "%s", err.msg);
         else
             fail(res, db_status(db, &err), "cannot read the columns of \"%s\": %s", name, err.msg);
         return false;
+    }
+    if (version >= 0) {
+        pthread_mutex_lock(&t->cache_mu);
+        size_t slot = t->ncache;
+        for (size_t i = 0; i < t->ncache; i++)
+            if (strcmp(t->cache[i].name, name) == 0)
+                slot = i;
+        if (slot == t->ncache && t->ncache == TABLE_CACHE) {
+            slot = t->next_evict;
+            t->next_evict = (t->next_evict + 1) % TABLE_CACHE;
+        }
+        if (slot == t->ncache) {
+            t->ncache++;
+        } else {
+            free(t->cache[slot].name);
+            jv_free(t->cache[slot].table);
+        }
+        t->cache[slot].name = xstrdup(name);
+        t->cache[slot].schema_version = version;
+        t->cache[slot].table = jv_incref(table);
+        pthread_mutex_unlock(&t->cache_mu);
     }
     model_build(sqldb_kind_of(db), table, m);
     jv_free(table);

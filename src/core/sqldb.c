@@ -1011,6 +1011,21 @@ int sqldb_tables(sqldb *db, jv **tables, sl_error *err)
     return db->kind == SQLDB_SQLITE ? lite_tables(db, NULL, tables, err) : pg_tables(db, NULL, tables, err);
 }
 
+int sqldb_schema_version(sqldb *db, int64_t *version, sl_error *err)
+{
+    *version = -1;
+    if (db->kind != SQLDB_SQLITE)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->lite, "PRAGMA schema_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        *version = sqlite3_column_int64(st, 0);
+    else
+        rc = sl_fail(err, SL_EIO, "schema", "%s", sqlite3_errmsg(db->lite));
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : SL_EIO;
+}
+
 int sqldb_table(sqldb *db, const char *name, jv **table, sl_error *err)
 {
     *table = NULL;

@@ -88,6 +88,11 @@ int sqldb_tables(sqldb *db, jv **tables, sl_error *err);
 /* One table or view of the schema in the same form (new ref), or SL_ENOTFOUND. */
 int sqldb_table(sqldb *db, const char *name, jv **table, sl_error *err);
 
+/* A number that changes whenever the schema changes (SQLite: PRAGMA schema_version), so callers
+ * may cache introspection; -1 when the database offers no cheap such number (PostgreSQL), in
+ * which case nothing may be cached. Returns 0 or SL_EIO. */
+int sqldb_schema_version(sqldb *db, int64_t *version, sl_error *err);
+
 /* A small pool of open connections per configuration (thread-safe). */
 typedef struct sqldb_pool sqldb_pool;
 sqldb_pool *sqldb_pool_new(const sqldb_config *c, unsigned max_open);
