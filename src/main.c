@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/store.h"
+#include "flow/cli.h"
 
 #define SLUICE_VERSION "0.1.0"
 
@@ -65,6 +66,7 @@ static void usage_main(FILE *f)
             "  user add NAME    create (or replace) a shared web server user; prints its token\n"
             "  deploy DIR       validate a components folder and deploy it into the data directory\n"
             "  demo             deploy the example components, create the demo user and serve\n"
+            "  flow import FILE store a Flow snapshot for a tenant and activate it; prints tenant id and flow id\n"
             "  version          print the version\n\n"
             "Run 'sluice COMMAND --help' for the options of a command.\n",
             SLUICE_VERSION);
@@ -540,6 +542,13 @@ int main(int argc, char **argv)
         return cmd_deploy(argc, argv);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc, argv);
+    if (strcmp(cmd, "flow") == 0) {
+        if (argc >= 3 && strcmp(argv[2], "import") == 0)
+            return flow_cli_import(argc - 2, argv + 2); /* argv[0] becomes "import" */
+        fprintf(stderr, "usage: sluice flow import FILE [--tenant NAME] [--data DIR] [--strict]\n"
+                        "(the Flow engine's run API arrives with later work; import stores and activates flows)\n");
+        return argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) ? 0 : 2;
+    }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("sluice %s\n", SLUICE_VERSION);
         return 0;

@@ -1,0 +1,370 @@
+/* flowstore: SQLite implementation of flowstore.h over core/store.
+ *
+ * Design: plain SQL through store_exec with positional parameters. Multi-statement writes run
+ * between store_tx_begin and store_tx_commit (BEGIN IMMEDIATE, so the write lock is taken up
+ * front and two importers cannot interleave). The state compare-and-set is a single
+ * "UPDATE … WHERE id = ? AND version = ?" inside a transaction; when it changes no row, a
+ * read in the same transaction tells a stale version (SL_ESTATE) from a missing state.
+ */
+#include "flow/flowstore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/store.h"
+#include "flow/snapshot.h"
+
+struct flowstore {
+    store *db;
+};
+
+static const char *const migrations[] = {
+    "CREATE TABLE tenants(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);"
+    "CREATE TABLE flows(tenant TEXT NOT NULL REFERENCES tenants(id), id TEXT NOT NULL,"
+    "  developer_name TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY(tenant, id));"
+    "CREATE TABLE flow_versions(id TEXT PRIMARY KEY, tenant TEXT NOT NULL, flow TEXT NOT NULL,"
+    "  version INTEGER NOT NULL, snapshot_version_id TEXT, snapshot TEXT NOT NULL, created INTEGER NOT NULL,"
+    "  UNIQUE(tenant, flow, version), FOREIGN KEY(tenant, flow) REFERENCES flows(tenant, id));"
+    "CREATE TABLE activations(tenant TEXT NOT NULL, flow TEXT NOT NULL,"
+    "  version_id TEXT NOT NULL REFERENCES flow_versions(id), activated INTEGER NOT NULL,"
+    "  PRIMARY KEY(tenant, flow), FOREIGN KEY(tenant, flow) REFERENCES flows(tenant, id));"
+    "CREATE TABLE states(id TEXT PRIMARY KEY, tenant TEXT NOT NULL REFERENCES tenants(id),"
+    "  flow TEXT NOT NULL, version_id TEXT NOT NULL REFERENCES flow_versions(id),"
+    "  current_element TEXT, token TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,"
+    "  json TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE INDEX states_status_updated ON states(status, updated);",
+};
+
+/* Runs sql with params (stolen) and frees them. */
+static int run(flowstore *fs, const char *sql, jv *params, jv **rows, int64_t *changes, sl_error *err)
+{
+    int rc = store_exec(fs->db, sql, params, rows, changes, err);
+    jv_free(params);
+    return rc;
+}
+
+/* First row of sql (new reference) or NULL; *rc gets the error code (0 when merely no row). */
+static jv *row(flowstore *fs, const char *sql, jv *params, int *rc, sl_error *err)
+{
+    jv *rows = NULL;
+    *rc = run(fs, sql, params, &rows, NULL, err);
+    if (*rc)
+        return NULL;
+    jv *r = jv_len(rows) ? jv_incref(jv_at(rows, 0)) : NULL;
+    jv_free(rows);
+    return r;
+}
+
+int flowstore_open_file(const char *path, flowstore **out, sl_error *err)
+{
+    *out = NULL;
+    flowstore *fs = xcalloc(1, sizeof *fs);
+    int rc = store_open(path, migrations, sizeof migrations / sizeof migrations[0], &fs->db, err);
+    if (rc) {
+        free(fs);
+        return rc;
+    }
+    *out = fs;
+    return 0;
+}
+
+int flowstore_open(const char *data_dir, flowstore **out, sl_error *err)
+{
+    *out = NULL;
+    int rc = mkdir_p(data_dir, err);
+    if (rc)
+        return rc;
+    char *path = xasprintf("%s/flow.db", data_dir);
+    rc = flowstore_open_file(path, out, err);
+    free(path);
+    return rc;
+}
+
+void flowstore_close(flowstore *fs)
+{
+    if (!fs)
+        return;
+    store_close(fs->db);
+    free(fs);
+}
+
+/* ---- tenants ---- */
+
+int flowstore_tenant_find(flowstore *fs, const char *name, char id_out[37], sl_error *err)
+{
+    int rc;
+    jv *r = row(fs, "SELECT id FROM tenants WHERE name = ?1", store_params("s", name), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "tenant", "no tenant called \"%s\"", name);
+    str_copy(id_out, jv_get_str(r, "id"), 37);
+    jv_free(r);
+    return 0;
+}
+
+int flowstore_tenant_ensure(flowstore *fs, const char *name, char id_out[37], sl_error *err)
+{
+    if (!name || !name[0])
+        return sl_fail(err, SL_EINVAL, "tenant", "a tenant name must not be empty");
+    char id[37];
+    uuid_v4(id);
+    /* INSERT OR IGNORE makes a concurrent creator harmless: whoever loses reads the winner's id. */
+    int rc = run(fs, "INSERT OR IGNORE INTO tenants(id, name, created) VALUES(?1, ?2, ?3)",
+                 store_params("ssi", id, name, now_ms()), NULL, NULL, err);
+    if (rc)
+        return rc;
+    return flowstore_tenant_find(fs, name, id_out, err);
+}
+
+/* ---- flows and versions ---- */
+
+int flowstore_flow_import(flowstore *fs, const char *tenant_id, const char *snapshot_json, char **flow_id_out,
+                          char version_id_out[37], sl_error *err)
+{
+    if (flow_id_out)
+        *flow_id_out = NULL;
+    sl_problems problems;
+    problems_init(&problems);
+    flow_snapshot *snap = NULL;
+    if (snapshot_parse_text(snapshot_json, strlen(snapshot_json), "", &snap, &problems) != 0) {
+        int rc = sl_fail(err, SL_EINVAL, problems.n ? problems.items[0].pointer : "", "invalid snapshot: %s%s",
+                         problems.n ? problems.items[0].message : "unknown problem",
+                         problems.n + problems.dropped > 1 ? " (and more)" : "");
+        problems_free(&problems);
+        return rc;
+    }
+    problems_free(&problems);
+    /* Stored compactly as parsed: the same content in canonical text. */
+    char *text = jv_dumps(snap->json);
+    char vid[37];
+    uuid_v7(vid);
+    int64_t now = now_ms();
+    int rc = store_tx_begin(fs->db, err);
+    if (rc)
+        goto out;
+    jv *t = row(fs, "SELECT id FROM tenants WHERE id = ?1", store_params("s", tenant_id), &rc, err);
+    if (!rc && !t)
+        rc = sl_fail(err, SL_ENOTFOUND, "tenant", "no tenant with id %s", tenant_id);
+    jv_free(t);
+    if (!rc)
+        rc = run(fs,
+                 "INSERT INTO flows(tenant, id, developer_name, created) VALUES(?1, ?2, ?3, ?4)"
+                 " ON CONFLICT(tenant, id) DO UPDATE SET developer_name = excluded.developer_name",
+                 store_params("sssi", tenant_id, snap->id, snap->name, now), NULL, NULL, err);
+    if (!rc)
+        rc = run(fs,
+                 "INSERT INTO flow_versions(id, tenant, flow, version, snapshot_version_id, snapshot, created)"
+                 " VALUES(?1, ?2, ?3, (SELECT COALESCE(MAX(version), 0) + 1 FROM flow_versions"
+                 " WHERE tenant = ?2 AND flow = ?3), ?4, ?5, ?6)",
+                 store_params("sssssi", vid, tenant_id, snap->id, snap->version_id, text, now), NULL, NULL, err);
+    if (!rc)
+        rc = run(fs,
+                 "INSERT INTO activations(tenant, flow, version_id, activated) VALUES(?1, ?2, ?3, ?4)"
+                 " ON CONFLICT(tenant, flow) DO UPDATE SET version_id = excluded.version_id,"
+                 " activated = excluded.activated",
+                 store_params("sssi", tenant_id, snap->id, vid, now), NULL, NULL, err);
+    if (rc) {
+        store_tx_rollback(fs->db);
+        goto out;
+    }
+    rc = store_tx_commit(fs->db, err);
+    if (!rc) {
+        if (flow_id_out)
+            *flow_id_out = xstrdup(snap->id);
+        if (version_id_out)
+            memcpy(version_id_out, vid, 37);
+    }
+out:
+    free(text);
+    snapshot_free(snap);
+    return rc;
+}
+
+int flowstore_flow_active(flowstore *fs, const char *tenant_id, const char *flow_id, char **snapshot_json,
+                          char version_id_out[37], int64_t *version_number, sl_error *err)
+{
+    *snapshot_json = NULL;
+    int rc;
+    jv *r = row(fs,
+                "SELECT v.id, v.version, v.snapshot FROM activations a JOIN flow_versions v ON v.id = a.version_id"
+                " WHERE a.tenant = ?1 AND a.flow = ?2",
+                store_params("ss", tenant_id, flow_id), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "flow", "no active version of flow %s", flow_id);
+    *snapshot_json = xstrdup(jv_get_str(r, "snapshot"));
+    if (version_id_out)
+        str_copy(version_id_out, jv_get_str(r, "id"), 37);
+    if (version_number)
+        *version_number = jv_int(jv_get(r, "version"));
+    jv_free(r);
+    return 0;
+}
+
+int flowstore_flow_activate(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version_id,
+                            sl_error *err)
+{
+    int64_t changes = 0;
+    int rc = run(fs,
+                 "INSERT INTO activations(tenant, flow, version_id, activated)"
+                 " SELECT tenant, flow, id, ?4 FROM flow_versions WHERE id = ?3 AND tenant = ?1 AND flow = ?2"
+                 " ON CONFLICT(tenant, flow) DO UPDATE SET version_id = excluded.version_id,"
+                 " activated = excluded.activated",
+                 store_params("sssi", tenant_id, flow_id, version_id, now_ms()), NULL, &changes, err);
+    if (rc)
+        return rc;
+    if (changes == 0)
+        return sl_fail(err, SL_ENOTFOUND, "flow", "version %s is not a version of flow %s", version_id, flow_id);
+    return 0;
+}
+
+int flowstore_flow_version_count(flowstore *fs, const char *tenant_id, const char *flow_id, int64_t *count,
+                                 sl_error *err)
+{
+    int rc;
+    jv *r = row(fs, "SELECT COUNT(*) AS n FROM flow_versions WHERE tenant = ?1 AND flow = ?2",
+                store_params("ss", tenant_id, flow_id), &rc, err);
+    if (rc)
+        return rc;
+    *count = r ? jv_int(jv_get(r, "n")) : 0;
+    jv_free(r);
+    return 0;
+}
+
+/* ---- states ---- */
+
+void flowstore_state_free(flow_state *st)
+{
+    if (!st)
+        return;
+    free(st->flow_id);
+    free(st->version_id);
+    free(st->current_element);
+    free(st->status);
+    free(st->json);
+    memset(st, 0, sizeof *st);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+static void state_from_row(const jv *r, flow_state *out)
+{
+    memset(out, 0, sizeof *out);
+    str_copy(out->id, jv_get_str(r, "id"), sizeof out->id);
+    str_copy(out->tenant, jv_get_str(r, "tenant"), sizeof out->tenant);
+    out->flow_id = dup_or_null(jv_get_str(r, "flow"));
+    out->version_id = dup_or_null(jv_get_str(r, "version_id"));
+    out->current_element = dup_or_null(jv_get_str(r, "current_element"));
+    str_copy(out->token, jv_get_str(r, "token"), sizeof out->token);
+    out->version = jv_int(jv_get(r, "version"));
+    out->status = dup_or_null(jv_get_str(r, "status"));
+    out->json = dup_or_null(jv_get_str(r, "json"));
+    out->created = jv_int(jv_get(r, "created"));
+    out->updated = jv_int(jv_get(r, "updated"));
+}
+
+#define STATE_COLUMNS "id, tenant, flow, version_id, current_element, token, version, status, json, created, updated"
+
+int flowstore_state_get(flowstore *fs, const char *tenant_id, const char *state_id, flow_state *out,
+                        sl_error *err)
+{
+    int rc;
+    jv *r = row(fs, "SELECT " STATE_COLUMNS " FROM states WHERE id = ?1 AND tenant = ?2",
+                store_params("ss", state_id, tenant_id), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "state", "no state %s", state_id);
+    state_from_row(r, out);
+    jv_free(r);
+    return 0;
+}
+
+int flowstore_state_create(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version_id,
+                           const char *current_element, const char *json, flow_state *out, sl_error *err)
+{
+    char id[37], token[37];
+    uuid_v4(id);
+    uuid_v4(token);
+    int64_t now = now_ms(), changes = 0;
+    /* Inserting from flow_versions checks that the version is this tenant's flow's. */
+    int rc = run(fs,
+                 "INSERT INTO states(" STATE_COLUMNS ")"
+                 " SELECT ?1, tenant, flow, id, ?5, ?6, 1, ?7, ?8, ?9, ?9 FROM flow_versions"
+                 " WHERE id = ?4 AND tenant = ?2 AND flow = ?3",
+                 store_params("ssssssssi", id, tenant_id, flow_id, version_id, current_element, token,
+                              FLOW_STATE_IN_PROGRESS, json ? json : "{}", now),
+                 NULL, &changes, err);
+    if (rc)
+        return rc;
+    if (changes == 0)
+        return sl_fail(err, SL_ENOTFOUND, "state", "version %s is not a version of flow %s", version_id, flow_id);
+    if (out)
+        return flowstore_state_get(fs, tenant_id, id, out, err);
+    return 0;
+}
+
+int flowstore_state_update(flowstore *fs, const char *state_id, int64_t expected_version, const char *new_json,
+                           const char *current_element, const char *status, char token_out[37], sl_error *err)
+{
+    if (!new_json)
+        return sl_fail(err, SL_EINVAL, "state", "a state update needs its JSON");
+    char token[37];
+    uuid_v4(token);
+    int64_t changes = 0;
+    int rc = store_tx_begin(fs->db, err);
+    if (rc)
+        return rc;
+    rc = run(fs,
+             "UPDATE states SET json = ?3, current_element = COALESCE(?4, current_element),"
+             " status = COALESCE(?5, status), token = ?6, version = version + 1, updated = ?7"
+             " WHERE id = ?1 AND version = ?2",
+             store_params("sissssi", state_id, expected_version, new_json, current_element, status, token,
+                          now_ms()),
+             NULL, &changes, err);
+    if (!rc && changes == 0) {
+        jv *r = row(fs, "SELECT version FROM states WHERE id = ?1", store_params("s", state_id), &rc, err);
+        if (!rc && r)
+            rc = sl_fail(err, SL_ESTATE, "state", "state %s is at version %lld, not %lld (stale)", state_id,
+                         (long long)jv_int(jv_get(r, "version")), (long long)expected_version);
+        else if (!rc)
+            rc = sl_fail(err, SL_ENOTFOUND, "state", "no state %s", state_id);
+        jv_free(r);
+    }
+    if (rc) {
+        store_tx_rollback(fs->db);
+        return rc;
+    }
+    rc = store_tx_commit(fs->db, err);
+    if (!rc && token_out)
+        memcpy(token_out, token, 37);
+    return rc;
+}
+
+int flowstore_state_delete(flowstore *fs, const char *tenant_id, const char *state_id, sl_error *err)
+{
+    int64_t changes = 0;
+    int rc = run(fs, "DELETE FROM states WHERE id = ?1 AND tenant = ?2", store_params("ss", state_id, tenant_id),
+                 NULL, &changes, err);
+    if (rc)
+        return rc;
+    if (changes == 0)
+        return sl_fail(err, SL_ENOTFOUND, "state", "no state %s", state_id);
+    return 0;
+}
+
+int flowstore_state_cleanup(flowstore *fs, int64_t now, int64_t max_age_ms, int64_t *deleted, sl_error *err)
+{
+    int64_t changes = 0;
+    int rc = run(fs, "DELETE FROM states WHERE status = ?1 AND updated < ?2",
+                 store_params("si", FLOW_STATE_DONE, now - max_age_ms), NULL, &changes, err);
+    if (deleted)
+        *deleted = rc ? 0 : changes;
+    return rc;
+}
