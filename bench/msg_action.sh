@@ -39,18 +39,11 @@ done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 chmod 755 "$TMP" # nginx workers may run as another user when started as root
-SLUICE_PID=""
-NGINX_PID=""
+BENCH_NAME=msg_action
+# shellcheck source=bench/lib/common.sh
+. "$HERE/lib/common.sh" # stop_pid, die, say, pick_port, run_wrk, field, machine_busy, cpu_ticks, check_quiet …
 FLOOD_PID=""
 
-stop_pid() { # PID: TERM, wait up to 5 s, then KILL
-  local pid=$1 _
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   stop_pid "$FLOOD_PID"
   stop_pid "$SLUICE_PID"
@@ -60,50 +53,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-die() {
-  echo "msg_action: FAILED: $*" >&2
-  if [ -s "$TMP/sluice.log" ]; then echo "--- last lines of the sluice log:" >&2; tail -n 20 "$TMP/sluice.log" >&2; fi
-  exit 1
-}
-say() { echo "== $*" >&2; }
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() { # a port nobody listens on, not equal to $1
-  local p _
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
-    [ "$p" != "${1:-}" ] && port_free "$p" && { echo "$p"; return 0; }
-  done
-  return 1
-}
-
-# Runs wrk (bounded in time) and prints its BENCH/FLOOD line; the full output goes to $TMP/NAME.out.
-run_wrk() { # NAME wrk-args...
-  local name=$1; shift
-  local limit=$((SECS + WARM + 30))
-  if ! timeout "$limit" wrk "$@" >"$TMP/$name.out" 2>&1; then
-    cat "$TMP/$name.out" >&2
-    die "wrk ($name) failed or ran past ${limit}s"
-  fi
-  grep -E '^(BENCH|FLOOD) ' "$TMP/$name.out" | tail -n 1 || { cat "$TMP/$name.out" >&2; die "wrk ($name) printed no summary"; }
-}
-field() { # LINE KEY -> value
-  local kv
-  for kv in $1; do [ "${kv%%=*}" = "$2" ] && { echo "${kv#*=}"; return 0; }; done
-  echo "?"
-}
-machine_busy() { # percent of all CPU busy over 1 s (other users of the machine skew every number)
-  local a b
-  a=$(awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $5+$6 }' /proc/stat)
-  sleep 1
-  b=$(awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $5+$6 }' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2];
-    printf "%.0f", (busy + idle) ? 100 * busy / (busy + idle) : 0 }'
-}
-cpu_ticks() { # PID -> utime+stime in clock ticks
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
 
 # ---------------------------------------------------------------- sluice
 SPORT=${BENCH_SLUICE_PORT:-$(pick_port)} || die "no free port"
@@ -191,13 +140,6 @@ say "nginx (port $NPORT) answers POST with 200 $nctype and the same $(wc -c <"$T
 # ---------------------------------------------------------------- the runs
 BUSY_LIST=""
 BUSY=0
-check_quiet() { # samples the machine for 1 s before a measured run
-  local b
-  b=$(machine_busy)
-  BUSY_LIST="$BUSY_LIST ${b}%"
-  [ "$b" -le 10 ] || say "WARNING: the machine is ${b}% busy with the servers idle; this run's numbers will be low"
-  [ "$b" -le "${BUSY:-0}" ] || BUSY=$b
-}
 export BENCH_BODY="$REQ" BENCH_TYPE="application/json"
 BENCH_AUTH=$(printf 'bench:%s' "$TOKEN" | base64 -w0)
 export BENCH_AUTH

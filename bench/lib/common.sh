@@ -1,6 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers of bench/data_paging.sh and bench/uploads.sh (sourced, not run). The same
-# helpers as bench/msg_action.sh, which keeps its own copy.
+# Shared helpers of the bench/ scripts (sourced, not run).
 #
 # The sourcing script sets, before sourcing:
 #   BENCH_NAME  prefix of messages ("data_paging", "uploads")
