@@ -376,10 +376,14 @@ static void run_data(void *arg)
                 http_add_header(j->req, "X-ManyWho-Service-Problem-Kind", "service");
                 http_respond_json(j->req, res.status, p);
                 jv_free(p);
+            } else if (res.text) {
+                http_respond_take(j->req, res.status ? res.status : 200, "application/json", res.text, res.len);
+                res.text = NULL;
             } else {
                 http_respond_json(j->req, res.status ? res.status : 200, res.body);
             }
             jv_free(res.body);
+            free(res.text);
         }
         jv_free(request);
     }

@@ -615,35 +615,60 @@ static bool is_number_text(const char *s, size_t n)
 }
 
 /* A column value as Flow shows it (new ref: string or null). */
-static jv *render_value(const tcol *c, const jv *v)
+/* The contentValue text for stored text s of column c (NULL: null, returns false). *out points
+ * into s, at a constant or into tmp. */
+static bool render_text(const tcol *c, const char *s, char tmp[64], const char **out, size_t *outlen)
 {
-    const char *s = jv_str(v);
     if (!s)
-        return jv_new_null();
+        return false;
     const char *l = trim_left(s);
     size_t n = trimmed_len(l);
     if (c->ct == CT_DATETIME) {
-        char out[64];
-        if (render_datetime(c->dk, s, out, sizeof out))
-            return jv_new_str(out);
+        if (render_datetime(c->dk, s, tmp, 64)) {
+            *out = tmp;
+            *outlen = strlen(tmp);
+            return true;
+        }
     } else if (c->ct == CT_BOOLEAN) {
         static const char *const yes[] = {"t", "true", "1", "y", "yes", "on", NULL};
         static const char *const no[] = {"f", "false", "0", "n", "no", "off", NULL};
-        char tmp[8];
-        if (n < sizeof tmp) {
-            memcpy(tmp, l, n);
-            tmp[n] = '\0';
+        char small[8];
+        if (n < sizeof small) {
+            memcpy(small, l, n);
+            small[n] = '\0';
             for (size_t i = 0; yes[i]; i++)
-                if (str_ieq(tmp, yes[i]))
-                    return jv_new_str("true");
+                if (str_ieq(small, yes[i])) {
+                    *out = "true";
+                    *outlen = 4;
+                    return true;
+                }
             for (size_t i = 0; no[i]; i++)
-                if (str_ieq(tmp, no[i]))
-                    return jv_new_str("false");
+                if (str_ieq(small, no[i])) {
+                    *out = "false";
+                    *outlen = 5;
+                    return true;
+                }
         }
-        if (is_number_text(l, n))
-            return jv_new_str(strtod(l, NULL) != 0 ? "true" : "false");
+        if (is_number_text(l, n)) {
+            bool t = strtod(l, NULL) != 0;
+            *out = t ? "true" : "false";
+            *outlen = t ? 4 : 5;
+            return true;
+        }
     }
-    jv *out = jv_new_strn(l, n);
+    *out = l;
+    *outlen = n;
+    return true;
+}
+
+static jv *render_value(const tcol *c, const jv *v)
+{
+    char tmp[64];
+    const char *t;
+    size_t n;
+    if (!render_text(c, jv_str(v), tmp, &t, &n))
+        return jv_new_null();
+    jv *out = jv_new_strn(t, n);
     return out ? out : jv_new_str("");
 }
 
@@ -769,7 +794,8 @@ static int32_t java_hash(const char *s)
 
 typedef struct key_member {
     const char *name;
-    jv *value; /* borrowed */
+    const char *text; /* NULL = null */
+    size_t len;
     uint32_t bucket;
     size_t order;
 } key_member;
@@ -784,20 +810,25 @@ static int cmp_member(const void *a, const void *b)
 
 /* base64(compact JSON) with members in Java HashMap iteration order. names/values: n members in
  * insertion order (values are strings or null). */
-char *table_external_id(const char *const *names, const jv *const *values, size_t n)
+/* table_external_id over texts (texts[i] NULL = null) appended to out as a JSON string literal. */
+static int external_id_put(buf *out, const char *const *names, const char *const *texts, const size_t *lens,
+                           size_t n)
 {
     size_t cap = 16;
     while (n > cap / 4 * 3)
         cap *= 2;
-    key_member *mem = xcalloc(n ? n : 1, sizeof *mem);
+    key_member one[4];
+    key_member *mem = n <= 4 ? one : xcalloc(n, sizeof *mem);
     for (size_t i = 0; i < n; i++) {
         uint32_t h = (uint32_t)java_hash(names[i]);
         mem[i].name = names[i];
-        mem[i].value = (jv *)(uintptr_t)values[i];
+        mem[i].text = texts[i];
+        mem[i].len = lens[i];
         mem[i].bucket = (h ^ (h >> 16)) & (uint32_t)(cap - 1);
         mem[i].order = i;
     }
-    qsort(mem, n, sizeof *mem, cmp_member);
+    if (n > 1)
+        qsort(mem, n, sizeof *mem, cmp_member);
     buf b;
     buf_init(&b, (size_t)-1);
     buf_putc(&b, '{');
@@ -806,15 +837,44 @@ char *table_external_id(const char *const *names, const jv *const *values, size_
             buf_putc(&b, ',');
         jv_escape(&b, mem[i].name, strlen(mem[i].name));
         buf_putc(&b, ':');
-        if (jv_is_string(mem[i].value))
-            jv_escape(&b, jv_str(mem[i].value), jv_str_len(mem[i].value));
+        if (mem[i].text)
+            jv_escape(&b, mem[i].text, mem[i].len);
         else
             buf_puts(&b, "null");
     }
     buf_putc(&b, '}');
-    char *out = base64_encode(b.data, b.len);
+    char *id = base64_encode(b.data, b.len);
     buf_free(&b);
-    free(mem);
+    if (mem != one)
+        free(mem);
+    int rc = out ? jv_escape(out, id, strlen(id)) : 0;
+    free(id);
+    return rc;
+}
+
+/* base64(compact JSON) with members in Java HashMap iteration order. names/values: n members in
+ * insertion order (values are strings or null). */
+char *table_external_id(const char *const *names, const jv *const *values, size_t n)
+{
+    const char **texts = xcalloc(n ? n : 1, sizeof *texts);
+    size_t *lens = xcalloc(n ? n : 1, sizeof *lens);
+    for (size_t i = 0; i < n; i++) {
+        if (jv_is_string(values[i])) {
+            texts[i] = jv_str(values[i]);
+            lens[i] = jv_str_len(values[i]);
+        }
+    }
+    buf b;
+    buf_init(&b, (size_t)-1);
+    external_id_put(&b, names, texts, lens, n);
+    free(lens);
+    free(texts);
+    /* Strip the quotes of the literal (base64 needs no escaping). */
+    char *out = xmalloc(b.len >= 2 ? b.len - 1 : 1);
+    size_t len = b.len >= 2 ? b.len - 2 : 0;
+    memcpy(out, b.data ? b.data + 1 : "", len);
+    out[len] = '\0';
+    buf_free(&b);
     return out;
 }
 
@@ -1385,6 +1445,90 @@ static jv *response_body(jv *objects /* taken */, bool more)
     return r;
 }
 
+/* ---- Load: the ObjectDataResponse written straight from the result rows ---- */
+
+#define LOAD_TEXT_MAX (64u << 20) /* as http_respond_json: larger answers take the jv path (500) */
+
+typedef struct load_writer {
+    const tmodel *m;
+    buf *out;
+    int64_t page;  /* objects to write */
+    int64_t count; /* rows seen */
+    size_t *map;   /* model column → result column, SIZE_MAX = absent */
+    bool mapped;
+    const char **key_names, **key_texts;
+    size_t *key_lens;
+    char (*key_tmp)[64];
+    int rc;
+} load_writer;
+
+#define PUTS(w, lit) ((w)->rc = (w)->rc ? (w)->rc : buf_append((w)->out, lit, sizeof lit - 1))
+
+static void put_esc(load_writer *w, const char *s, size_t n)
+{
+    if (!w->rc)
+        w->rc = jv_escape(w->out, s, n);
+}
+
+static int load_row(void *arg, size_t ncols, const char *const *names, const char *const *vals, const size_t *lens)
+{
+    (void)lens;
+    load_writer *w = arg;
+    const tmodel *m = w->m;
+    if (!w->mapped) {
+        for (size_t i = 0; i < m->ncols; i++) {
+            w->map[i] = SIZE_MAX;
+            for (size_t c = 0; c < ncols; c++)
+                if (strcmp(names[c], m->cols[i].name) == 0)
+                    w->map[i] = c; /* the last of equal names, as a jv object row would keep */
+        }
+        w->mapped = true;
+    }
+    if (w->count++ >= w->page)
+        return 1; /* the extra row: there are more results */
+    if (w->count > 1)
+        PUTS(w, ",");
+    PUTS(w, "{\"internalId\":null,\"externalId\":");
+    for (size_t i = 0; i < m->nkeys; i++) {
+        size_t ci = m->keys[i];
+        const tcol *c = &m->cols[ci];
+        const char *v = w->map[ci] == SIZE_MAX ? NULL : vals[w->map[ci]];
+        w->key_names[i] = c->display;
+        if (!render_text(c, v, w->key_tmp[i], &w->key_texts[i], &w->key_lens[i]))
+            w->key_texts[i] = NULL;
+    }
+    if (!w->rc)
+        w->rc = external_id_put(w->out, w->key_names, w->key_texts, w->key_lens, m->nkeys);
+    PUTS(w, ",\"developerName\":");
+    put_esc(w, m->name, strlen(m->name));
+    PUTS(w, ",\"typeElementId\":null,\"order\":0,\"properties\":[");
+    bool first = true;
+    for (size_t i = 0; i < m->ncols; i++) {
+        const tcol *c = &m->cols[i];
+        if (!c->supported)
+            continue;
+        if (!first)
+            PUTS(w, ",");
+        first = false;
+        PUTS(w, "{\"typeElementPropertyId\":null,\"developerName\":");
+        put_esc(w, c->display, strlen(c->display));
+        PUTS(w, ",\"contentType\":");
+        put_esc(w, content_names[c->ct], strlen(content_names[c->ct]));
+        PUTS(w, ",\"contentValue\":");
+        const char *v = w->map[i] == SIZE_MAX ? NULL : vals[w->map[i]];
+        char tmp[64];
+        const char *t;
+        size_t n;
+        if (render_text(c, v, tmp, &t, &n))
+            put_esc(w, t, n);
+        else
+            PUTS(w, "null");
+        PUTS(w, ",\"contentFormat\":null,\"objectData\":[]}");
+    }
+    PUTS(w, "],\"isSelected\":false}");
+    return w->rc ? 1 : 0;
+}
+
 static void fail(table_result *res, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(table_result *res, int status, const char *fmt, ...)
 {
@@ -1395,6 +1539,9 @@ static void fail(table_result *res, int status, const char *fmt, ...)
     res->status = status;
     jv_free(res->body);
     res->body = NULL;
+    free(res->text);
+    res->text = NULL;
+    res->len = 0;
 }
 
 static int db_status(sqldb *db, const sl_error *err)
@@ -1681,20 +1828,46 @@ void table_source_load(table_source *t, const jv *request, table_result *res)
     } else if (q.rc) {
         fail(res, 400, "the query for \"%s\" is too long", name);
     } else {
-        jv *rows = NULL;
-        if (sqldb_query(db, sql.data, params, &rows, NULL, &err) != 0) {
+        buf out;
+        buf_init(&out, LOAD_TEXT_MAX);
+        size_t nk = m.nkeys ? m.nkeys : 1;
+        load_writer w = {.m = &m, .out = &out, .page = page};
+        w.map = xcalloc(m.ncols ? m.ncols : 1, sizeof *w.map);
+        w.key_names = xcalloc(nk, sizeof *w.key_names);
+        w.key_texts = xcalloc(nk, sizeof *w.key_texts);
+        w.key_lens = xcalloc(nk, sizeof *w.key_lens);
+        w.key_tmp = xcalloc(nk, sizeof *w.key_tmp);
+        PUTS(&w, "{\"culture\":null,\"objectData\":[");
+        if (sqldb_query_each(db, sql.data, params, load_row, &w, &err) != 0) {
             fail(res, db_status(db, &err), "load from \"%s\": %s", name, err.msg);
-        } else if (id && *id && jv_len(rows) == 0) {
+        } else if (id && *id && w.count == 0) {
             fail(res, 404, "no row of \"%s\" has the externalId \"%.200s\"", name, id);
-        } else {
-            bool more = (int64_t)jv_len(rows) > page;
-            jv *objs = jv_new_array();
-            for (size_t i = 0; i < jv_len(rows) && (int64_t)i < page; i++)
-                jv_push_take(objs, row_object(&m, jv_at(rows, i)));
+        } else if (w.rc == 0 && (w.count > page ? buf_puts(&out, "],\"hasMoreResults\":true}")
+                                                : buf_puts(&out, "],\"hasMoreResults\":false}")) == 0) {
             res->status = 200;
-            res->body = response_body(objs, more);
+            res->len = out.len;
+            res->text = buf_take(&out);
+        } else {
+            /* Too large for an answer: the jv path, whose serialising reports it (500). */
+            jv *rows = NULL;
+            if (sqldb_query(db, sql.data, params, &rows, NULL, &err) != 0) {
+                fail(res, db_status(db, &err), "load from \"%s\": %s", name, err.msg);
+            } else {
+                bool more = (int64_t)jv_len(rows) > page;
+                jv *objs = jv_new_array();
+                for (size_t i = 0; i < jv_len(rows) && (int64_t)i < page; i++)
+                    jv_push_take(objs, row_object(&m, jv_at(rows, i)));
+                res->status = 200;
+                res->body = response_body(objs, more);
+            }
+            jv_free(rows);
         }
-        jv_free(rows);
+        buf_free(&out);
+        free(w.key_tmp);
+        free(w.key_lens);
+        free(w.key_texts);
+        free(w.key_names);
+        free(w.map);
     }
     jv_free(params);
     buf_free(&sql);

@@ -28,6 +28,8 @@ void table_source_free(table_source *t);
 typedef struct table_result {
     int status;
     jv *body;        /* new ref */
+    char *text;      /* when set (Load): the body as JSON text (malloc'd, len bytes), used instead of body */
+    size_t len;
     char error[512]; /* when status >= 400 */
 } table_result;
 

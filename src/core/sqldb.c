@@ -39,6 +39,7 @@
 #include <time.h>
 
 #define SQLDB_DEFAULT_TIMEOUT_MS 30000
+#define SQLDB_STMT_CACHE 16
 
 struct sqldb {
     sqldb_kind kind;
@@ -50,6 +51,15 @@ struct sqldb {
     bool in_tx;
     bool broken;
     sqldb_error_class last_error;
+    /* SQLite: prepared statements kept per connection, keyed by SQL text (bounded, LRU). */
+    struct lite_cached {
+        char *sql;
+        sqlite3_stmt *st;
+        uint64_t used;
+        bool busy;
+    } stmts[SQLDB_STMT_CACHE];
+    size_t nstmts;
+    uint64_t stmt_clock;
 };
 
 /* ---- configuration ---- */
@@ -226,18 +236,19 @@ void sqldb_config_describe(const sqldb_config *c, char *out, size_t n)
 
 /* ---- text helpers ---- */
 
-/* A JSON string from bytes that may not be valid UTF-8: bad bytes become U+FFFD. */
-static jv *text_value(const char *s, size_t n)
+/* Checks s[0..n) is valid UTF-8 (the rules of jv_new_strn); when out is given, appends s with
+ * every bad byte replaced by U+FFFD. */
+static bool utf8_scan(const char *s, size_t n, buf *out)
 {
-    jv *v = jv_new_strn(s ? s : "", s ? n : 0);
-    if (v)
-        return v;
-    buf b;
-    buf_init(&b, (size_t)-1);
     const unsigned char *u = (const unsigned char *)s;
+    bool all_ok = true;
     size_t i = 0;
     while (i < n) {
         unsigned char c = u[i];
+        if (c < 0x80 && !out) {
+            i++;
+            continue;
+        }
         size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
         bool ok = len && i + len <= n;
         for (size_t k = 1; ok && k < len; k++)
@@ -250,16 +261,52 @@ static jv *text_value(const char *s, size_t n)
                  cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
         }
         if (ok) {
-            buf_append(&b, s + i, len);
+            if (out)
+                buf_append(out, s + i, len);
             i += len;
         } else {
-            buf_puts(&b, "\xEF\xBF\xBD");
+            if (!out)
+                return false;
+            all_ok = false;
+            buf_puts(out, "\xEF\xBF\xBD");
             i++;
         }
     }
+    return all_ok;
+}
+
+/* A JSON string from bytes that may not be valid UTF-8: bad bytes become U+FFFD. */
+static jv *text_value(const char *s, size_t n)
+{
+    jv *v = jv_new_strn(s ? s : "", s ? n : 0);
+    if (v)
+        return v;
+    buf b;
+    buf_init(&b, (size_t)-1);
+    utf8_scan(s, n, &b);
     v = jv_new_strn(b.data ? b.data : "", b.len);
     buf_free(&b);
     return v ? v : jv_new_str("");
+}
+
+/* The same text as text_value gives, without making a jv: *out and *outlen point at s itself when
+ * it is valid, else at scratch (reset first). */
+static void text_bytes(const char *s, size_t n, buf *scratch, const char **out, size_t *outlen)
+{
+    if (!s) {
+        *out = "";
+        *outlen = 0;
+        return;
+    }
+    if (utf8_scan(s, n, NULL)) {
+        *out = s;
+        *outlen = n;
+        return;
+    }
+    buf_reset(scratch);
+    utf8_scan(s, n, scratch);
+    *out = scratch->data ? scratch->data : "";
+    *outlen = scratch->len;
 }
 
 int sqldb_quote_ident(buf *out, const char *ident)
@@ -403,6 +450,10 @@ void sqldb_close(sqldb *db)
 {
     if (!db)
         return;
+    for (size_t i = 0; i < db->nstmts; i++) {
+        sqlite3_finalize(db->stmts[i].st);
+        free(db->stmts[i].sql);
+    }
     if (db->lite)
         sqlite3_close_v2(db->lite);
     if (db->pg)
@@ -469,27 +520,81 @@ static void lite_column_text(sqlite3_stmt *st, int c, jv *row, const char *name)
     }
 }
 
-static int lite_query(sqldb *db, const char *sql, const jv *params, jv **rows, int64_t *changes, sl_error *err)
+/* A prepared statement for sql: from the connection's cache (reset, bindings cleared) or newly
+ * prepared and cached. *cached is the cache slot (NULL when the statement is not cached and
+ * must be finalized by lite_done). */
+static int lite_prepare(sqldb *db, const char *sql, sqlite3_stmt **out, struct lite_cached **cached, sl_error *err)
 {
+    *out = NULL;
+    *cached = NULL;
+    for (size_t i = 0; i < db->nstmts; i++) {
+        struct lite_cached *c = &db->stmts[i];
+        if (!c->busy && strcmp(c->sql, sql) == 0) {
+            sqlite3_reset(c->st);
+            sqlite3_clear_bindings(c->st);
+            c->used = ++db->stmt_clock;
+            c->busy = true;
+            *out = c->st;
+            *cached = c;
+            return 0;
+        }
+    }
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
-    db->deadline_ms = mono_ms() + db->timeout_ms;
     int rc = sqlite3_prepare_v2(db->lite, sql, -1, &st, &tail);
-    if (rc != SQLITE_OK) {
-        rc = lite_fail(db, rc, err);
-        db->deadline_ms = 0;
-        return rc;
-    }
-    if (!st) {
-        db->deadline_ms = 0;
+    if (rc != SQLITE_OK)
+        return lite_fail(db, rc, err);
+    if (!st)
         return sl_fail(err, SL_EINVAL, "sqlite", "empty statement");
-    }
     while (tail && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == '\r' || *tail == ';'))
         tail++;
     if (tail && *tail) {
         sqlite3_finalize(st);
-        db->deadline_ms = 0;
         return sl_fail(err, SL_EINVAL, "sqlite", "only one statement may be run at a time");
+    }
+    *out = st;
+    struct lite_cached *slot = NULL;
+    if (db->nstmts < SQLDB_STMT_CACHE) {
+        slot = &db->stmts[db->nstmts++];
+    } else {
+        for (size_t i = 0; i < db->nstmts; i++)
+            if (!db->stmts[i].busy && (!slot || db->stmts[i].used < slot->used))
+                slot = &db->stmts[i];
+        if (!slot)
+            return 0; /* every slot in use (nested queries): run uncached */
+        sqlite3_finalize(slot->st);
+        free(slot->sql);
+    }
+    slot->sql = xstrdup(sql);
+    slot->st = st;
+    slot->used = ++db->stmt_clock;
+    slot->busy = true;
+    *cached = slot;
+    return 0;
+}
+
+static void lite_done(sqlite3_stmt *st, struct lite_cached *cached)
+{
+    if (cached) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        cached->busy = false;
+    } else {
+        sqlite3_finalize(st);
+    }
+}
+
+/* Runs sql; rows as jv (rows) or handed to fn one at a time (fn, ctx). */
+static int lite_run(sqldb *db, const char *sql, const jv *params, jv **rows, sqldb_row_fn fn, void *ctx,
+                    int64_t *changes, sl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    struct lite_cached *cached = NULL;
+    db->deadline_ms = mono_ms() + db->timeout_ms;
+    int rc = lite_prepare(db, sql, &st, &cached, err);
+    if (rc) {
+        db->deadline_ms = 0;
+        return rc;
     }
     size_t n = jv_len(params);
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
@@ -515,12 +620,30 @@ static int lite_query(sqldb *db, const char *sql, const jv *params, jv **rows, i
     }
     if (rc != SQLITE_OK) {
         rc = lite_fail(db, rc, err);
-        sqlite3_finalize(st);
+        lite_done(st, cached);
         db->deadline_ms = 0;
         return rc;
     }
     jv *out = rows ? jv_new_array() : NULL;
     int ncol = sqlite3_column_count(st);
+    /* For fn: per-column values, lengths, names, number text and owned (blob/fixed) text. */
+    const char **vals = NULL, **names = NULL;
+    size_t *lens = NULL;
+    char (*num)[32] = NULL;
+    buf *scratch = NULL;
+    char **owned = NULL;
+    if (fn) {
+        size_t nc = ncol > 0 ? (size_t)ncol : 1;
+        vals = xcalloc(nc, sizeof *vals);
+        names = xcalloc(nc, sizeof *names);
+        lens = xcalloc(nc, sizeof *lens);
+        num = xcalloc(nc, sizeof *num);
+        owned = xcalloc(nc, sizeof *owned);
+        scratch = xcalloc(nc, sizeof *scratch);
+        for (int c = 0; c < ncol; c++)
+            buf_init(&scratch[c], (size_t)-1);
+    }
+    bool named = false;
     for (;;) {
         int step = sqlite3_step(st);
         if (step == SQLITE_DONE) {
@@ -531,6 +654,52 @@ static int lite_query(sqldb *db, const char *sql, const jv *params, jv **rows, i
             rc = lite_fail(db, step, err);
             break;
         }
+        if (fn) {
+            if (!named) {
+                /* After the first step: a step may re-prepare the statement (a LIKE pattern
+                 * bound), which frees the names read before. */
+                for (int c = 0; c < ncol; c++) {
+                    const char *name = sqlite3_column_name(st, c);
+                    names[c] = name ? name : "";
+                }
+                named = true;
+            }
+            for (int c = 0; c < ncol; c++) {
+                switch (sqlite3_column_type(st, c)) {
+                case SQLITE_NULL: vals[c] = NULL; lens[c] = 0; break;
+                case SQLITE_INTEGER:
+                    lens[c] = (size_t)snprintf(num[c], sizeof num[c], "%lld", (long long)sqlite3_column_int64(st, c));
+                    vals[c] = num[c];
+                    break;
+                case SQLITE_FLOAT:
+                    jv_format_double(sqlite3_column_double(st, c), num[c]);
+                    vals[c] = num[c];
+                    lens[c] = strlen(num[c]);
+                    break;
+                case SQLITE_BLOB: {
+                    const void *b = sqlite3_column_blob(st, c);
+                    owned[c] = base64_encode(b ? b : "", (size_t)sqlite3_column_bytes(st, c));
+                    vals[c] = owned[c];
+                    lens[c] = strlen(owned[c]);
+                    break;
+                }
+                default: {
+                    const char *t = (const char *)sqlite3_column_text(st, c);
+                    text_bytes(t, (size_t)sqlite3_column_bytes(st, c), &scratch[c], &vals[c], &lens[c]);
+                }
+                }
+            }
+            int stop = fn(ctx, (size_t)ncol, names, vals, lens);
+            for (int c = 0; c < ncol; c++) {
+                free(owned[c]);
+                owned[c] = NULL;
+            }
+            if (stop) {
+                rc = 0;
+                break;
+            }
+            continue;
+        }
         if (!out)
             continue;
         jv *row = jv_new_object();
@@ -540,8 +709,18 @@ static int lite_query(sqldb *db, const char *sql, const jv *params, jv **rows, i
         }
         jv_push_take(out, row);
     }
+    if (fn) {
+        for (int c = 0; c < ncol; c++)
+            buf_free(&scratch[c]);
+        free(scratch);
+        free(owned);
+        free(num);
+        free(lens);
+        free(names);
+        free(vals);
+    }
     bool readonly = sqlite3_stmt_readonly(st);
-    sqlite3_finalize(st);
+    lite_done(st, cached);
     db->deadline_ms = 0;
     if (rc) {
         jv_free(out);
@@ -552,6 +731,11 @@ static int lite_query(sqldb *db, const char *sql, const jv *params, jv **rows, i
     if (rows)
         *rows = out;
     return 0;
+}
+
+static int lite_query(sqldb *db, const char *sql, const jv *params, jv **rows, int64_t *changes, sl_error *err)
+{
+    return lite_run(db, sql, params, rows, NULL, NULL, changes, err);
 }
 
 static sqldb_error_class pg_class(PGconn *conn, const PGresult *res)
@@ -575,7 +759,8 @@ static sqldb_error_class pg_class(PGconn *conn, const PGresult *res)
     return SQLDB_ERR_OTHER;
 }
 
-static int pg_query(sqldb *db, const char *sql, const jv *params, jv **rows, int64_t *changes, sl_error *err)
+static int pg_run(sqldb *db, const char *sql, const jv *params, jv **rows, sqldb_row_fn fn, void *ctx,
+                  int64_t *changes, sl_error *err)
 {
     size_t n = jv_len(params);
     if (n > 65535)
@@ -635,6 +820,35 @@ static int pg_query(sqldb *db, const char *sql, const jv *params, jv **rows, int
         PQclear(res);
         return rc;
     }
+    if (fn) {
+        int nrows = PQntuples(res), ncols = PQnfields(res);
+        size_t nc = ncols > 0 ? (size_t)ncols : 1;
+        const char **vals = xcalloc(nc, sizeof *vals), **names = xcalloc(nc, sizeof *names);
+        size_t *lens = xcalloc(nc, sizeof *lens);
+        buf *scratch = xcalloc(nc, sizeof *scratch);
+        for (int c = 0; c < ncols; c++) {
+            names[c] = PQfname(res, c);
+            buf_init(&scratch[c], (size_t)-1);
+        }
+        for (int r = 0; r < nrows; r++) {
+            for (int c = 0; c < ncols; c++) {
+                if (PQgetisnull(res, r, c)) {
+                    vals[c] = NULL;
+                    lens[c] = 0;
+                } else {
+                    text_bytes(PQgetvalue(res, r, c), (size_t)PQgetlength(res, r, c), &scratch[c], &vals[c], &lens[c]);
+                }
+            }
+            if (fn(ctx, (size_t)ncols, names, vals, lens))
+                break;
+        }
+        for (int c = 0; c < ncols; c++)
+            buf_free(&scratch[c]);
+        free(scratch);
+        free(lens);
+        free(names);
+        free(vals);
+    }
     if (rows) {
         jv *out = jv_new_array();
         int nrows = PQntuples(res), ncols = PQnfields(res);
@@ -657,6 +871,20 @@ static int pg_query(sqldb *db, const char *sql, const jv *params, jv **rows, int
     }
     PQclear(res);
     return 0;
+}
+
+static int pg_query(sqldb *db, const char *sql, const jv *params, jv **rows, int64_t *changes, sl_error *err)
+{
+    return pg_run(db, sql, params, rows, NULL, NULL, changes, err);
+}
+
+int sqldb_query_each(sqldb *db, const char *sql, const jv *params, sqldb_row_fn fn, void *ctx, sl_error *err)
+{
+    if (params && !jv_is_array(params))
+        return sl_fail(err, SL_EINVAL, "params", "parameters must be a JSON array");
+    db->last_error = SQLDB_ERR_NONE;
+    return db->kind == SQLDB_SQLITE ? lite_run(db, sql, params, NULL, fn, ctx, NULL, err)
+                                    : pg_run(db, sql, params, NULL, fn, ctx, NULL, err);
 }
 
 int sqldb_query(sqldb *db, const char *sql, const jv *params, jv **rows, int64_t *changes, sl_error *err)
@@ -1017,12 +1245,16 @@ int sqldb_schema_version(sqldb *db, int64_t *version, sl_error *err)
     if (db->kind != SQLDB_SQLITE)
         return 0;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->lite, "PRAGMA schema_version", -1, &st, NULL);
-    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    struct lite_cached *cached = NULL;
+    sl_error perr = {0};
+    if (lite_prepare(db, "PRAGMA schema_version", &st, &cached, &perr) != 0)
+        return sl_fail(err, SL_EIO, "schema", "%s", perr.msg);
+    int rc = SQLITE_OK;
+    if (sqlite3_step(st) == SQLITE_ROW)
         *version = sqlite3_column_int64(st, 0);
     else
         rc = sl_fail(err, SL_EIO, "schema", "%s", sqlite3_errmsg(db->lite));
-    sqlite3_finalize(st);
+    lite_done(st, cached);
     return rc == SQLITE_OK ? 0 : SL_EIO;
 }
 

@@ -58,6 +58,15 @@ int sqldb_quote_ident(buf *out, const char *ident);
  * database's message in err->msg. */
 int sqldb_query(sqldb *db, const char *sql, const jv *params, jv **rows, int64_t *changes, sl_error *err);
 
+/* Runs one statement and hands each result row to fn, without building jv rows: values[c] is
+ * NULL for SQL NULL, else the same text sqldb_query would give (valid UTF-8, NUL-terminated,
+ * lens[c] bytes); names[c] the column names. Everything is valid only during the call. fn
+ * returns 0 to go on, nonzero to stop reading rows (not an error). SQLite statements are
+ * prepared once per connection and reused (sqldb_query too). Errors as for sqldb_query. */
+typedef int (*sqldb_row_fn)(void *ctx, size_t ncols, const char *const *names, const char *const *values,
+                            const size_t *lens);
+int sqldb_query_each(sqldb *db, const char *sql, const jv *params, sqldb_row_fn fn, void *ctx, sl_error *err);
+
 /* What kind of failure the last statement had, so callers can choose a status: bad data or an
  * unknown name (400), a constraint (409), a timeout or lock wait (504), a lost connection (502). */
 typedef enum {

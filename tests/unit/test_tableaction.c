@@ -104,6 +104,22 @@ static table_result load(table_source *t, const char *type, const char *list_fil
     table_result r;
     table_source_load(t, req, &r);
     jv_free(req);
+    if (r.text) {
+        /* Load answers with text: it must be exactly what serialising the parsed value gives
+         * (compact, same members in the same order). */
+        assert_null(r.body);
+        assert_int_equal(r.status, 200);
+        sl_error err = {0};
+        r.body = jv_parse(r.text, r.len, &err);
+        if (!r.body)
+            fail_msg("load answer is not JSON: %s", err.msg);
+        char *again = jv_dumps(r.body);
+        assert_string_equal(again, r.text);
+        assert_int_equal(strlen(r.text), r.len);
+        free(again);
+        free(r.text);
+        r.text = NULL;
+    }
     return r;
 }
 
