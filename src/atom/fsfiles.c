@@ -395,6 +395,53 @@ static void files_problem(files_job *j, int status, const char *fmt, const char 
     atom_problem(j->req, status, "service", NULL, fmt, a1, a2);
 }
 
+/* Moves the finished upload into place and writes its metadata; returns the metadata. */
+static jv *store_upload(atom *a, const flowservice *svc, const fs_file_resource *res, upload *u, sl_error *err)
+{
+    char *dir = files_dir(a, svc->external_name);
+    if (mkdir_p(dir, err) != 0) {
+        free(dir);
+        return NULL;
+    }
+    char id[37];
+    uuid_v7(id);
+    char *bin = xasprintf("%s/%s.bin", dir, id), *meta_path = xasprintf("%s/%s.json", dir, id);
+    free(dir);
+    if (fsync(u->fd) != 0 || rename(u->tmp_path, bin) != 0) {
+        sl_fail(err, SL_EIO, "storage", "cannot store the upload: %s", strerror(errno));
+        free(bin);
+        free(meta_path);
+        return NULL;
+    }
+    u->tmp_path[0] = 0;
+    char created[25];
+    time_iso8601(now_ms(), created);
+    jv *m = jv_new_object();
+    jv_set_str(m, "Id", id);
+    jv_set_str(m, "Name", u->filename);
+    jv_set_str(m, "Mime Type", u->content_type);
+    jv_set_str(m, "Kind", "file");
+    jv_set_int(m, "Size", (int64_t)u->size);
+    jv_set_str(m, "Date Created", created);
+    jv_set_str(m, "Date Modified", created);
+    jv_set_str(m, "Resource", res->path);
+    jv_set_str(m, "Path", bin);
+    char *text = jv_dumps(m);
+    FILE *f = fopen(meta_path, "wx");
+    bool ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    free(text);
+    free(meta_path);
+    free(bin);
+    if (!ok) {
+        jv_free(m);
+        sl_fail(err, SL_EIO, "storage", "cannot write the upload's metadata");
+        return NULL;
+    }
+    return m;
+}
+
 static void run_files(void *arg)
 {
     files_job *j = arg;
@@ -404,7 +451,16 @@ static void run_files(void *arg)
     const char *search = jv_get_str(lf, "search");
     int64_t limit = jv_typeof(jv_get(lf, "limit")) == JV_INT ? jv_int(jv_get(lf, "limit")) : 0;
     int64_t offset = jv_typeof(jv_get(lf, "offset")) == JV_INT ? jv_int(jv_get(lf, "offset")) : 0;
-    if (!proc && j->kind == FILES_LIST) {
+    sl_error err = {0};
+    if (j->kind == FILES_UPLOAD) {
+        /* The upload's state lives until the request completes, i.e. until we answer. */
+        j->meta = store_upload(a, j->svc, j->res, j->req->user, &err);
+        if (!j->meta)
+            proc = NULL;
+    }
+    if (j->kind == FILES_UPLOAD && !j->meta) {
+        atom_problem(j->req, 500, "service", NULL, "%s", err.msg);
+    } else if (!proc && j->kind == FILES_LIST) {
         list_stored(j, search, limit, offset);
     } else if (!proc) {
         add_link(j, j->meta);
@@ -505,53 +561,6 @@ static void submit_files(files_job *j)
         deploy_unref(j->dep);
         free(j);
     }
-}
-
-/* Moves the finished upload into place and writes its metadata; returns the metadata. */
-static jv *store_upload(atom *a, const flowservice *svc, const fs_file_resource *res, upload *u, sl_error *err)
-{
-    char *dir = files_dir(a, svc->external_name);
-    if (mkdir_p(dir, err) != 0) {
-        free(dir);
-        return NULL;
-    }
-    char id[37];
-    uuid_v7(id);
-    char *bin = xasprintf("%s/%s.bin", dir, id), *meta_path = xasprintf("%s/%s.json", dir, id);
-    free(dir);
-    if (fsync(u->fd) != 0 || rename(u->tmp_path, bin) != 0) {
-        sl_fail(err, SL_EIO, "storage", "cannot store the upload: %s", strerror(errno));
-        free(bin);
-        free(meta_path);
-        return NULL;
-    }
-    u->tmp_path[0] = 0;
-    char created[25];
-    time_iso8601(now_ms(), created);
-    jv *m = jv_new_object();
-    jv_set_str(m, "Id", id);
-    jv_set_str(m, "Name", u->filename);
-    jv_set_str(m, "Mime Type", u->content_type);
-    jv_set_str(m, "Kind", "file");
-    jv_set_int(m, "Size", (int64_t)u->size);
-    jv_set_str(m, "Date Created", created);
-    jv_set_str(m, "Date Modified", created);
-    jv_set_str(m, "Resource", res->path);
-    jv_set_str(m, "Path", bin);
-    char *text = jv_dumps(m);
-    FILE *f = fopen(meta_path, "wx");
-    bool ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f) != 0)
-        ok = false;
-    free(text);
-    free(meta_path);
-    free(bin);
-    if (!ok) {
-        jv_free(m);
-        sl_fail(err, SL_EIO, "storage", "cannot write the upload's metadata");
-        return NULL;
-    }
-    return m;
 }
 
 static void download(atom *a, http_request *req, const flowservice *svc, const char *id)
@@ -672,13 +681,8 @@ bool fs_files_route(atom *a, http_request *req, deployment *dep, const flowservi
                          (unsigned long long)j->res->max_upload, j->res->path);
             goto fail;
         }
-        j->meta = store_upload(a, svc, j->res, u, &err);
-        if (!j->meta) {
-            atom_problem(req, 500, "service", NULL, "%s", err.msg);
-            goto fail;
-        }
     }
-    submit_files(j);
+    submit_files(j); /* the upload is moved into place (fsync, rename) on the worker */
     return true;
 fail:
     jv_free(j->request);
