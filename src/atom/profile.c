@@ -1079,6 +1079,38 @@ static int scalar_in(pe_type t, const jv *cv, const pframe *pf, jv **out, sl_err
 
 static int value_in(const profile_elem *e, const jv *holder, const pframe *pf, jv **out, sl_error *err);
 
+/* Named values (EngineValues or MObject properties) at pf → a JSON object holding e's children:
+ * each child takes the value whose developerName matches it (exactly, else ignoring case). */
+static int children_in(const profile_elem *e, const jv *arr, const pframe *pf, jv **out, sl_error *err)
+{
+    int rc = check_objects(arr, pf, err);
+    if (rc)
+        return rc;
+    const char *stack[64];
+    size_t n = jv_len(arr);
+    const char **names = names_of(arr, stack, 64);
+    jv *obj = jv_new_object();
+    for (size_t i = 0; rc == 0 && e && i < e->nchildren; i++) {
+        const profile_elem *c = e->children[i];
+        long k = find_named(names, n, c->name);
+        if (k < 0)
+            continue;
+        pframe kf = {pf, NULL, (size_t)k};
+        jv *v;
+        rc = value_in(c, jv_at(arr, (size_t)k), &kf, &v, err);
+        if (rc == 0 && v)
+            jv_set_take(obj, c->name, v);
+    }
+    if (names != stack)
+        free(names);
+    if (rc) {
+        jv_free(obj);
+        return rc;
+    }
+    *out = obj;
+    return 0;
+}
+
 /* One MObject → a JSON object with e's children. */
 static int mobject_in(const profile_elem *e, const jv *mo, const pframe *pf, jv **out, sl_error *err)
 {
@@ -1091,33 +1123,9 @@ static int mobject_in(const profile_elem *e, const jv *mo, const pframe *pf, jv 
     int rc = 0;
     if (!jv_is_null(props) && !jv_is_array(props))
         rc = fail_at(err, pf_str(&pp, pbuf), NULL, "properties must be an array");
-    if (rc == 0)
-        rc = check_objects(props, &pp, err);
     if (rc)
         return rc;
-    const char *stack[32];
-    size_t n = jv_len(props);
-    const char **names = names_of(props, stack, 32);
-    jv *obj = jv_new_object();
-    for (size_t i = 0; rc == 0 && i < e->nchildren; i++) {
-        const profile_elem *c = e->children[i];
-        long k = find_named(names, n, c->name);
-        if (k < 0)
-            continue;
-        pframe kf = {&pp, NULL, (size_t)k};
-        jv *v;
-        rc = value_in(c, jv_at(props, (size_t)k), &kf, &v, err);
-        if (rc == 0 && v)
-            jv_set_take(obj, c->name, v);
-    }
-    if (names != stack)
-        free(names);
-    if (rc) {
-        jv_free(obj);
-        return rc;
-    }
-    *out = obj;
-    return 0;
+    return children_in(e, props, &pp, out, err);
 }
 
 /* objectData → a JSON object (Object) or array of objects (Array); NULL when absent. */
@@ -1169,33 +1177,7 @@ int profile_inputs_to_doc(const profile *p, const jv *inputs, jv **doc, sl_error
         return sl_fail(err, SL_EINVAL, "/inputs", "inputs must be an array or null, not %s",
                        jv_type_name(jv_typeof(inputs)));
     pframe top = {NULL, "inputs", 0};
-    int rc = check_objects(inputs, &top, err);
-    if (rc)
-        return rc;
-    const char *stack[64];
-    size_t n = jv_len(inputs);
-    const char **names = names_of(inputs, stack, 64);
-    jv *obj = jv_new_object();
-    const profile_elem *root = p ? p->root : NULL;
-    for (size_t i = 0; rc == 0 && root && i < root->nchildren; i++) {
-        const profile_elem *c = root->children[i];
-        long k = find_named(names, n, c->name);
-        if (k < 0)
-            continue;
-        pframe kf = {&top, NULL, (size_t)k};
-        jv *v;
-        rc = value_in(c, jv_at(inputs, (size_t)k), &kf, &v, err);
-        if (rc == 0 && v)
-            jv_set_take(obj, c->name, v);
-    }
-    if (names != stack)
-        free(names);
-    if (rc) {
-        jv_free(obj);
-        return rc;
-    }
-    *doc = obj;
-    return 0;
+    return children_in(p ? p->root : NULL, inputs, &top, doc, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
