@@ -1,13 +1,16 @@
 /* sluice: the command-line front door — one binary with subcommands.
  *
- *   sluice serve   Atom and Flow engine in one process (the Flow engine arrives with later work)
+ *   sluice serve   Atom and Flow engine in one process
  *   sluice atom    the Atom alone
+ *   sluice flow    the Flow engine alone (sluice flow import FILE loads a snapshot)
  *   sluice user add NAME
  *   sluice deploy DIR
  *   sluice demo
  *
  * main wires the HTTP server to the runtimes: /healthz and /metrics here, /fs/ and /api/atom/
- * to the atom. Everything else answers 404 problem JSON.
+ * to the atom, /api/run/ to the Flow engine. The two never call each other in-process: the
+ * engine reaches Flow Services over HTTP, as the real systems do. Everything else answers 404
+ * problem JSON.
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +26,8 @@
 #include "core/metrics.h"
 #include "core/store.h"
 #include "flow/cli.h"
+#include "flow/macro.h"
+#include "flow/run.h"
 
 #define SLUICE_VERSION "0.1.0"
 
@@ -35,11 +40,13 @@ typedef struct options {
     unsigned workers;
     unsigned http_threads;
     int64_t callback_backoff_ms;
+    int64_t flow_done_ttl_s;
     bool help;
 } options;
 
 typedef struct server_ctx {
-    atom *atom;
+    atom *atom;         /* NULL when only the Flow engine runs */
+    flow_engine *flow;  /* NULL when only the Atom runs */
     int64_t started_ms;
 } server_ctx;
 
@@ -53,6 +60,7 @@ static const char common_help[] =
     "  --http-threads N          HTTP threads (default: cores)\n"
     "  --log-level LEVEL         debug, info, warn, error or off (default info)\n"
     "  --callback-backoff-ms N   first retry delay of WAIT callbacks, doubled per attempt (default 500)\n"
+    "  --flow-done-ttl SECONDS   Flow states that ended are deleted after this long (default 86400)\n"
     "  -h, --help                this help\n";
 
 static void usage_main(FILE *f)
@@ -66,6 +74,7 @@ static void usage_main(FILE *f)
             "  user add NAME    create (or replace) a shared web server user; prints its token\n"
             "  deploy DIR       validate a components folder and deploy it into the data directory\n"
             "  demo             deploy the example components, create the demo user and serve\n"
+            "  flow             run the Flow engine only (run API on /api/run/1)\n"
             "  flow import FILE store a Flow snapshot for a tenant and activate it; prints tenant id and flow id\n"
             "  version          print the version\n\n"
             "Run 'sluice COMMAND --help' for the options of a command.\n",
@@ -149,6 +158,14 @@ static int parse_options(int argc, char **argv, int start, options *o, const cha
                 return -1;
             }
             o->callback_backoff_ms = (int64_t)n;
+        } else if (strcmp(a, "--flow-done-ttl") == 0) {
+            NEEDVAL();
+            size_t n;
+            if (parse_size(val, &n)) {
+                fprintf(stderr, "sluice: --flow-done-ttl needs a positive number of seconds\n");
+                return -1;
+            }
+            o->flow_done_ttl_s = (int64_t)n;
         } else if (strcmp(a, "--log-level") == 0) {
             NEEDVAL();
             int l = log_level_parse(val);
@@ -245,8 +262,12 @@ static void not_found(http_request *req)
 static void on_headers(void *ctx, http_request *req)
 {
     server_ctx *s = ctx;
-    if (atom_owns(req->path)) {
+    if (s->atom && atom_owns(req->path)) {
         atom_on_headers(s->atom, req);
+        return;
+    }
+    if (s->flow && flow_owns(req->path)) {
+        flow_on_headers(s->flow, req);
         return;
     }
     /* Everything else is answered in on_request: answering on the first libmicrohttpd call
@@ -258,11 +279,16 @@ static void on_headers(void *ctx, http_request *req)
 static void on_request(void *ctx, http_request *req)
 {
     server_ctx *s = ctx;
-    if (atom_owns(req->path)) {
+    if (s->atom && atom_owns(req->path)) {
         atom_on_request(s->atom, req);
+    } else if (s->flow && flow_owns(req->path)) {
+        flow_on_request(s->flow, req);
     } else if (strcmp(req->path, "/healthz") == 0) {
-        char *body = xasprintf("{\"status\":\"ok\",\"version\":\"%s\",\"deployment\":%lld,\"uptimeMs\":%lld}",
-                               SLUICE_VERSION, (long long)atom_version(s->atom), (long long)(now_ms() - s->started_ms));
+        char *body = xasprintf("{\"status\":\"ok\",\"version\":\"%s\",\"deployment\":%lld,\"uptimeMs\":%lld,"
+                               "\"atom\":%s,\"flow\":%s}",
+                               SLUICE_VERSION, s->atom ? (long long)atom_version(s->atom) : 0LL,
+                               (long long)(now_ms() - s->started_ms), s->atom ? "true" : "false",
+                               s->flow ? "true" : "false");
         http_respond_take(req, 200, "application/json", body, strlen(body));
     } else if (strcmp(req->path, "/metrics") == 0) {
         buf b;
@@ -300,9 +326,10 @@ static void print_demo(const char *base, const char *token)
 
 /* Serves until SIGINT/SIGTERM (block_signals must have run first). demo_token: print the demo
  * lines, with the address actually bound, once listening. */
-static int serve(const options *o, atom *a, const char *banner, sigset_t *set, const char *demo_token)
+static int serve(const options *o, atom *a, flow_engine *f, const char *banner, sigset_t *set,
+                 const char *demo_token)
 {
-    server_ctx ctx = {.atom = a, .started_ms = now_ms()};
+    server_ctx ctx = {.atom = a, .flow = f, .started_ms = now_ms()};
     http_server_config hc = {.listen = o->listen, .threads = o->http_threads, .on_headers = on_headers,
                              .on_request = on_request, .ctx = &ctx};
     http_server *srv = NULL;
@@ -318,6 +345,8 @@ static int serve(const options *o, atom *a, const char *banner, sigset_t *set, c
     if (colon)
         *colon = 0;
     char *url = xasprintf("http://%s:%s", addr, port);
+    if (f)
+        flow_engine_set_base_url(f, url);
     if (demo_token)
         print_demo(url, demo_token);
     log_info("sluice", "listening", "url", url, "#port", port, "data", o->data, "mode", banner, NULL);
@@ -327,9 +356,28 @@ static int serve(const options *o, atom *a, const char *banner, sigset_t *set, c
     int sig = 0;
     sigwait(set, &sig);
     log_info("sluice", "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
-    atom_shutdown(a, 10000);
+    if (f)
+        flow_engine_shutdown(f, 10000);
+    if (a)
+        atom_shutdown(a, 10000);
     http_server_stop(srv);
     return 0;
+}
+
+static const char *const macro_argv[] = {"/proc/self/exe", "__macro-worker", NULL};
+
+/* Opens the Flow engine on o->data; prints why not and returns NULL when it cannot. */
+static flow_engine *open_flow(const options *o)
+{
+    flow_engine_config fc = {.data_dir = o->data, .macro_argv = macro_argv,
+                             .done_ttl_ms = o->flow_done_ttl_s * 1000};
+    flow_engine *f = NULL;
+    sl_error err = {0};
+    if (flow_engine_open(&fc, &f, &err) != 0) {
+        fprintf(stderr, "sluice: cannot start the Flow engine on %s: %s\n", o->data, err.msg);
+        return NULL;
+    }
+    return f;
 }
 
 static int cmd_serve(int argc, char **argv, const char *mode)
@@ -339,26 +387,39 @@ static int cmd_serve(int argc, char **argv, const char *mode)
     int npos;
     if (parse_options(argc, argv, 2, &o, pos, 0, &npos))
         return 2;
+    bool want_atom = strcmp(mode, "flow") != 0, want_flow = strcmp(mode, "atom") != 0;
     if (o.help) {
         printf("Usage: sluice %s [options]\n\n%s%s", mode,
                strcmp(mode, "serve") == 0
                    ? "Runs the Atom (Flow Services on /fs/, management on /api/atom/v1/) and the Flow engine\n"
-                     "(arriving with later work) in one process. GET /healthz answers once ready; GET /metrics\n"
+                     "(run API on /api/run/1) in one process. GET /healthz answers once ready; GET /metrics\n"
                      "is in Prometheus format.\n\n"
+               : strcmp(mode, "flow") == 0
+                   ? "Runs the Flow engine only: the run API on /api/run/1 over the flows stored in the data\n"
+                     "directory (load them with 'sluice flow import FILE'). Services are reached over HTTP.\n\n"
                    : "Runs the Atom only: Flow Services on /fs/<name>, management on /api/atom/v1/.\n\n",
                common_help);
         return 0;
     }
     sigset_t set;
     block_signals(&set);
-    atom *a = open_atom(&o, true);
-    if (!a)
-        return 1;
-    if (o.deploy && deploy_into(a, o.deploy) != 0) {
+    atom *a = NULL;
+    if (want_atom) {
+        a = open_atom(&o, true);
+        if (!a)
+            return 1;
+        if (o.deploy && deploy_into(a, o.deploy) != 0) {
+            atom_close(a);
+            return 1;
+        }
+    }
+    flow_engine *f = NULL;
+    if (want_flow && !(f = open_flow(&o))) {
         atom_close(a);
         return 1;
     }
-    int rc = serve(&o, a, mode, &set, NULL);
+    int rc = serve(&o, a, f, mode, &set, NULL);
+    flow_engine_close(f);
     atom_close(a);
     return rc;
 }
@@ -521,8 +582,15 @@ static int cmd_demo(int argc, char **argv)
         atom_close(a);
         return 1;
     }
-    int rc = serve(&o, a, "demo", &set, token);
+    flow_engine *f = open_flow(&o);
+    if (!f) {
+        free(token);
+        atom_close(a);
+        return 1;
+    }
+    int rc = serve(&o, a, f, "demo", &set, token);
     free(token);
+    flow_engine_close(f);
     atom_close(a);
     return rc;
 }
@@ -534,6 +602,8 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "__macro-worker") == 0) /* internal: a sandboxed macro process (flow/macro.h) */
+        return macro_worker_main();
     if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "atom") == 0)
         return cmd_serve(argc, argv, cmd);
     if (strcmp(cmd, "user") == 0)
@@ -545,9 +615,12 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "flow") == 0) {
         if (argc >= 3 && strcmp(argv[2], "import") == 0)
             return flow_cli_import(argc - 2, argv + 2); /* argv[0] becomes "import" */
-        fprintf(stderr, "usage: sluice flow import FILE [--tenant NAME] [--data DIR] [--strict]\n"
-                        "(the Flow engine's run API arrives with later work; import stores and activates flows)\n");
-        return argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) ? 0 : 2;
+        if (argc >= 3 && argv[2][0] != '-') {
+            fprintf(stderr, "sluice: unknown flow command \"%s\"\nusage: sluice flow [options] | sluice flow import FILE "
+                            "[--tenant NAME] [--data DIR] [--strict]\n", argv[2]);
+            return 2;
+        }
+        return cmd_serve(argc, argv, "flow");
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("sluice %s\n", SLUICE_VERSION);

@@ -368,3 +368,90 @@ int flowstore_state_cleanup(flowstore *fs, int64_t now, int64_t max_age_ms, int6
         *deleted = rc ? 0 : changes;
     return rc;
 }
+
+int flowstore_state_expire(flowstore *fs, int64_t now, int64_t idle_ms, int64_t *deleted, sl_error *err)
+{
+    int64_t changes = 0;
+    int rc = run(fs, "DELETE FROM states WHERE updated < ?1", store_params("i", now - idle_ms), NULL, &changes, err);
+    if (deleted)
+        *deleted = rc ? 0 : changes;
+    return rc;
+}
+
+int flowstore_version_snapshot(flowstore *fs, const char *tenant_id, const char *version_id, char **snapshot_json,
+                               sl_error *err)
+{
+    *snapshot_json = NULL;
+    int rc;
+    jv *r = row(fs, "SELECT snapshot FROM flow_versions WHERE id = ?1 AND tenant = ?2",
+                store_params("ss", version_id, tenant_id), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "version", "no flow version %s", version_id);
+    *snapshot_json = xstrdup(jv_get_str(r, "snapshot"));
+    jv_free(r);
+    return 0;
+}
+
+int flowstore_flow_version(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version,
+                           char **snapshot_json, char version_id_out[37], sl_error *err)
+{
+    if (!version || !*version)
+        return flowstore_flow_active(fs, tenant_id, flow_id, snapshot_json, version_id_out, NULL, err);
+    *snapshot_json = NULL;
+    int rc;
+    /* our version id first; else the newest version carrying that snapshot versionId */
+    jv *r = row(fs,
+                "SELECT id, snapshot FROM flow_versions WHERE tenant = ?1 AND flow = ?2"
+                " AND (id = ?3 OR snapshot_version_id = ?3) ORDER BY (id = ?3) DESC, version DESC LIMIT 1",
+                store_params("sss", tenant_id, flow_id, version), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "flowId", "flow %s has no version %s", flow_id, version);
+    *snapshot_json = xstrdup(jv_get_str(r, "snapshot"));
+    if (version_id_out)
+        str_copy(version_id_out, jv_get_str(r, "id"), 37);
+    jv_free(r);
+    return 0;
+}
+
+int flowstore_flow_by_name(flowstore *fs, const char *tenant_id, const char *name, char **flow_id, sl_error *err)
+{
+    *flow_id = NULL;
+    int rc;
+    jv *r = row(fs, "SELECT id FROM flows WHERE tenant = ?1 AND developer_name = ?2 ORDER BY created DESC LIMIT 1",
+                store_params("ss", tenant_id, name), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "developerName", "no flow called \"%s\"", name);
+    *flow_id = xstrdup(jv_get_str(r, "id"));
+    jv_free(r);
+    return 0;
+}
+
+int flowstore_tenant_exists(flowstore *fs, const char *tenant_id, sl_error *err)
+{
+    int rc;
+    jv *r = row(fs, "SELECT id FROM tenants WHERE id = ?1", store_params("s", tenant_id), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "ManyWhoTenant", "no tenant %s", tenant_id);
+    jv_free(r);
+    return 0;
+}
+
+int flowstore_state_count(flowstore *fs, const char *status, int64_t *count, sl_error *err)
+{
+    int rc;
+    jv *r = status ? row(fs, "SELECT COUNT(*) AS n FROM states WHERE status = ?1", store_params("s", status), &rc, err)
+                   : row(fs, "SELECT COUNT(*) AS n FROM states", store_params(""), &rc, err);
+    if (rc)
+        return rc;
+    *count = r ? jv_int(jv_get(r, "n")) : 0;
+    jv_free(r);
+    return 0;
+}

@@ -106,6 +106,29 @@ int flowstore_state_delete(flowstore *fs, const char *tenant_id, const char *sta
  * now_ms()). *deleted (optional) receives the count. */
 int flowstore_state_cleanup(flowstore *fs, int64_t now, int64_t max_age_ms, int64_t *deleted, sl_error *err);
 
+/* Deletes every state (any status) not updated for idle_ms. *deleted optional. */
+int flowstore_state_expire(flowstore *fs, int64_t now, int64_t idle_ms, int64_t *deleted, sl_error *err);
+
+/* Number of states, all or with one status. */
+int flowstore_state_count(flowstore *fs, const char *status, int64_t *count, sl_error *err);
+
+/* The snapshot JSON (malloc'd) of one of tenant_id's flow versions by our version id;
+ * SL_ENOTFOUND when there is none. */
+int flowstore_version_snapshot(flowstore *fs, const char *tenant_id, const char *version_id, char **snapshot_json,
+                               sl_error *err);
+
+/* A version of a flow: version NULL or "" means the active one; otherwise our version id or a
+ * snapshot's id.versionId (the newest version carrying it). *snapshot_json malloc'd,
+ * version_id_out (optional) gets our id. SL_ENOTFOUND when there is none. */
+int flowstore_flow_version(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version,
+                           char **snapshot_json, char version_id_out[37], sl_error *err);
+
+/* The id (malloc'd) of the newest flow called name in the tenant; SL_ENOTFOUND otherwise. */
+int flowstore_flow_by_name(flowstore *fs, const char *tenant_id, const char *name, char **flow_id, sl_error *err);
+
+/* 0 when a tenant with this id exists, else SL_ENOTFOUND. */
+int flowstore_tenant_exists(flowstore *fs, const char *tenant_id, sl_error *err);
+
 /* Frees the strings of a state (not the struct itself). */
 void flowstore_state_free(flow_state *st);
 
