@@ -883,12 +883,30 @@ static jv *engine_value_json(const flow_snapshot *snap, const char *name, const 
     return e;
 }
 
-static void base_request(engine_run *run, jv *body)
+/* The service element's configuration values, resolved from the flow's values (each entry
+ * references a value element, as the ecosystem requires). */
+static jv *configuration_values(engine_run *run, const snap_element *svc)
+{
+    jv *out = jv_new_array();
+    const jv *cvs = svc ? jv_get(svc->json, "configurationValues") : NULL;
+    for (size_t i = 0; i < jv_len(cvs); i++) {
+        const jv *c = jv_at(cvs, i);
+        const jv *ref = jv_get(c, "valueElementToReferenceId");
+        jv *v = ref_id(ref) ? engine_value_get(run->snap, run->state, ref) : NULL;
+        const char *ct = jv_get_str(c, "contentType");
+        jv_push_take(out, engine_value_json(run->snap, jv_get_str(c, "developerName"), v,
+                                            ct ? ct : (v ? jv_get_str(v, "contentType") : "ContentString")));
+        jv_free(v);
+    }
+    return out;
+}
+
+static void base_request(engine_run *run, const snap_element *svc, jv *body)
 {
     jv_set_str(body, "stateId", run->state_id);
     jv_set_str(body, "tenantId", run->tenant_id);
     jv_set_str(body, "culture", run->culture);
-    jv_set_take(body, "configurationValues", jv_new_array());
+    jv_set_take(body, "configurationValues", configuration_values(run, svc));
 }
 
 /* Runs one message action. Returns 0 (done), 1 (WAIT: the state is parked) or an error. */
@@ -902,7 +920,7 @@ static int message_action(engine_run *run, const snap_map_element *el, const jv 
         return sl_fail(err, SL_EINVAL, "messageAction", "message action \"%s\" has no uriPart",
                        jv_get_str(ma, "developerName") ? jv_get_str(ma, "developerName") : "");
     jv *body = jv_new_object();
-    base_request(run, body);
+    base_request(run, svc, body);
     char token[37];
     uuid_v4(token);
     jv_set_str(body, "token", token);
@@ -1062,7 +1080,7 @@ jv *eng_object_data_request(engine_run *run, const jv *cfg, const snap_element *
     if (!svc)
         return NULL;
     jv *r = jv_new_object();
-    base_request(run, r);
+    base_request(run, svc, r);
     jv_set_str(r, "typeElementBindingId", jv_get_str(cfg, "typeElementBindingId"));
     jv_set_str(r, "serviceElementId", svc->id);
     jv_set_str(r, "command", jv_get_str(cfg, "command"));
@@ -1403,6 +1421,9 @@ engine_outcome engine_invoke(engine_run *run, const jv *request, bool *bad_reque
     } else if (o->binding == SNAP_BIND_PARTIAL_SAVE) {
         page_apply_inputs(run, el, inputs, PAGE_PARTIAL);
     }
+    /* the input is in the values now (or dropped): pages shown next read the values */
+    jv_free(run->inputs_shown);
+    run->inputs_shown = NULL;
     if (!o->next) {
         eng_fault(run, el->developer_name, "outcome \"%s\" leads to element %s, which is not in the flow",
                   o->developer_name, o->next_id ? o->next_id : "(none)");
@@ -1542,6 +1563,23 @@ jv *engine_outputs(const flow_snapshot *snap, const jv *state)
     return out;
 }
 
+jv *engine_navigation_refs(const flow_snapshot *snap)
+{
+    jv *out = jv_new_array();
+    for (size_t i = 0; i < snap->n_elements[SNAP_SET_NAVIGATION]; i++) {
+        const snap_element *n = &snap->elements[SNAP_SET_NAVIGATION][i];
+        jv *r = jv_new_object();
+        jv_set_str(r, "id", n->id);
+        jv_set_str(r, "developerName", n->developer_name);
+        jv_set_bool(r, "persistState", jv_bool(jv_get(n->json, "persistState")));
+        jv_set_bool(r, "persistValues", jv_bool(jv_get(n->json, "persistValues")));
+        const char *pos = jv_get_str(n->json, "position");
+        jv_set_str(r, "position", pos ? pos : "Top");
+        jv_push_take(out, r);
+    }
+    return out;
+}
+
 jv *engine_response(engine_run *run, const char *state_token, const char *invoke_type, const char *parent_state_id)
 {
     const flow_snapshot *snap = run->snap;
@@ -1566,7 +1604,7 @@ jv *engine_response(engine_run *run, const char *state_token, const char *invoke
     jv_set_null(r, "notAuthorizedMessage");
     jv_set_str(r, "statusCode", "200");
     jv_set_null(r, "authorizationContext");
-    jv_set_take(r, "navigationElementReferences", jv_new_array());
+    jv_set_take(r, "navigationElementReferences", engine_navigation_refs(snap));
     jv_set_bool(r, "isHistoricalNavigationEnabled", true);
     jv *mers = jv_new_array();
     if (el)

@@ -34,6 +34,10 @@ static const char *const migrations[] = {
     "  current_element TEXT, token TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,"
     "  json TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
     "CREATE INDEX states_status_updated ON states(status, updated);",
+    /* 2: the token sent with a message action that answered WAIT, to find the state when the
+     * service's callback names only the token */
+    "ALTER TABLE states ADD COLUMN wait_token TEXT;"
+    "CREATE INDEX states_wait_token ON states(wait_token) WHERE wait_token IS NOT NULL;",
 };
 
 /* Runs sql with params (stolen) and frees them. */
@@ -313,6 +317,14 @@ int flowstore_state_create(flowstore *fs, const char *tenant_id, const char *flo
 int flowstore_state_update(flowstore *fs, const char *state_id, int64_t expected_version, const char *new_json,
                            const char *current_element, const char *status, char token_out[37], sl_error *err)
 {
+    return flowstore_state_update_wait(fs, state_id, expected_version, new_json, current_element, status, NULL,
+                                       token_out, err);
+}
+
+int flowstore_state_update_wait(flowstore *fs, const char *state_id, int64_t expected_version, const char *new_json,
+                                const char *current_element, const char *status, const char *wait_token,
+                                char token_out[37], sl_error *err)
+{
     if (!new_json)
         return sl_fail(err, SL_EINVAL, "state", "a state update needs its JSON");
     char token[37];
@@ -323,10 +335,10 @@ int flowstore_state_update(flowstore *fs, const char *state_id, int64_t expected
         return rc;
     rc = run(fs,
              "UPDATE states SET json = ?3, current_element = COALESCE(?4, current_element),"
-             " status = COALESCE(?5, status), token = ?6, version = version + 1, updated = ?7"
+             " status = COALESCE(?5, status), token = ?6, version = version + 1, updated = ?7, wait_token = ?8"
              " WHERE id = ?1 AND version = ?2",
-             store_params("sissssi", state_id, expected_version, new_json, current_element, status, token,
-                          now_ms()),
+             store_params("sissssis", state_id, expected_version, new_json, current_element, status, token,
+                          now_ms(), wait_token),
              NULL, &changes, err);
     if (!rc && changes == 0) {
         jv *r = row(fs, "SELECT version FROM states WHERE id = ?1", store_params("s", state_id), &rc, err);
@@ -452,6 +464,21 @@ int flowstore_state_count(flowstore *fs, const char *status, int64_t *count, sl_
     if (rc)
         return rc;
     *count = r ? jv_int(jv_get(r, "n")) : 0;
+    jv_free(r);
+    return 0;
+}
+
+int flowstore_state_by_wait_token(flowstore *fs, const char *wait_token, char tenant_out[37], char state_out[37],
+                                  sl_error *err)
+{
+    int rc;
+    jv *r = row(fs, "SELECT id, tenant FROM states WHERE wait_token = ?1", store_params("s", wait_token), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "token", "no state is waiting for a service response with this token");
+    str_copy(tenant_out, jv_get_str(r, "tenant"), 37);
+    str_copy(state_out, jv_get_str(r, "id"), 37);
     jv_free(r);
     return 0;
 }

@@ -99,6 +99,16 @@ int flowstore_state_get(flowstore *fs, const char *tenant_id, const char *state_
 int flowstore_state_update(flowstore *fs, const char *state_id, int64_t expected_version, const char *new_json,
                            const char *current_element, const char *status, char token_out[37], sl_error *err);
 
+/* As flowstore_state_update, also recording wait_token (NULL clears it): the token sent with a
+ * message action that answered WAIT, so the service's callback can be matched to the state. */
+int flowstore_state_update_wait(flowstore *fs, const char *state_id, int64_t expected_version, const char *new_json,
+                                const char *current_element, const char *status, const char *wait_token,
+                                char token_out[37], sl_error *err);
+
+/* Finds the state waiting with wait_token: its tenant and id. SL_ENOTFOUND when none. */
+int flowstore_state_by_wait_token(flowstore *fs, const char *wait_token, char tenant_out[37], char state_out[37],
+                                  sl_error *err);
+
 /* Deletes a state of tenant_id; SL_ENOTFOUND when there was none. */
 int flowstore_state_delete(flowstore *fs, const char *tenant_id, const char *state_id, sl_error *err);
 

@@ -287,8 +287,11 @@ static int commit(job *j, loaded *l)
     char *text = jv_dumps(l->blob);
     sl_error err = {0};
     char token[37];
-    int rc = flowstore_state_update(j->e->fs, l->st.id, l->st.version, text, jv_get_str(l->blob, "current"),
-                                    status_of(l->blob), token, &err);
+    const char *wait_token = str_ieq(engine_state_invoke_type(l->blob), "WAIT")
+                                 ? jv_get_str(jv_get(l->blob, "wait"), "token")
+                                 : NULL;
+    int rc = flowstore_state_update_wait(j->e->fs, l->st.id, l->st.version, text, jv_get_str(l->blob, "current"),
+                                         status_of(l->blob), wait_token, token, &err);
     free(text);
     if (rc == SL_ESTATE) {
         problem(j->req, 409, "stateToken",
@@ -587,7 +590,7 @@ static void h_init(job *j)
         jv_set_null(r, "currentStreamId");
         jv_set_str(r, "statusCode", "200");
         jv_set_null(r, "authorizationContext");
-        jv_set_take(r, "navigationElementReferences", jv_new_array());
+        jv_set_take(r, "navigationElementReferences", engine_navigation_refs(l.snap));
         jv_set_bool(r, "isHistoricalNavigationEnabled", true);
         add_urls(j, r, &l);
         respond(j->req, 200, r);
@@ -784,14 +787,32 @@ static void h_response(job *j)
     jv *b = parse_body(j);
     if (!b)
         return;
-    const char *tenant = jv_get_str(b, "tenantId"), *sid = jv_get_str(b, "stateId"), *tok = jv_get_str(b, "token");
-    if (!tenant || !sid || !tok) {
-        problem(j->req, 400, !tenant ? "/tenantId" : !sid ? "/stateId" : "/token",
-                "a ServiceResponse callback needs tenantId, stateId and token (as they were sent to the service)");
+    /* The ServiceResponse carries the token the engine sent (unique per call); stateId and
+     * tenantId are optional checks when the service echoes them. */
+    const char *tok = jv_get_str(b, "token");
+    if (!tok || !*tok) {
+        problem(j->req, 400, "/token", "a ServiceResponse callback needs the token that was sent with the request");
         jv_free(b);
         return;
     }
-    str_copy(j->tenant, tenant, sizeof j->tenant);
+    char tenant_found[37], sid_found[37];
+    sl_error ferr = {0};
+    int frc = flowstore_state_by_wait_token(j->e->fs, tok, tenant_found, sid_found, &ferr);
+    if (frc) {
+        problem(j->req, frc == SL_ENOTFOUND ? 409 : 500, "/token",
+                "no state is waiting for a service response with this token (already resumed, or never sent)");
+        jv_free(b);
+        return;
+    }
+    const char *sid = sid_found;
+    if ((jv_get_str(b, "stateId") && !str_ieq(jv_get_str(b, "stateId"), sid_found)) ||
+        (jv_get_str(b, "tenantId") && !str_ieq(jv_get_str(b, "tenantId"), tenant_found))) {
+        problem(j->req, 409, "/stateId", "the stateId or tenantId of this ServiceResponse does not match the state "
+                "waiting with its token");
+        jv_free(b);
+        return;
+    }
+    str_copy(j->tenant, tenant_found, sizeof j->tenant);
     loaded l;
     if (load_state(j, sid, &l) != 0) {
         jv_free(b);
