@@ -76,6 +76,8 @@ static void usage_main(FILE *f)
             "  demo             deploy the example components, create the demo user and serve\n"
             "  flow             run the Flow engine only (run API on /api/run/1)\n"
             "  flow import FILE store a Flow snapshot for a tenant and activate it; prints tenant id and flow id\n"
+            "  tenant add NAME  create a Flow tenant; prints its id\n"
+            "  key add --tenant NAME  issue a builder API key (x-boomi-flow-api-key); prints it\n"
             "  version          print the version\n\n"
             "Run 'sluice COMMAND --help' for the options of a command.\n",
             SLUICE_VERSION);
@@ -621,6 +623,12 @@ int main(int argc, char **argv)
             return 2;
         }
         return cmd_serve(argc, argv, "flow");
+    }
+    if (strcmp(cmd, "tenant") == 0 || strcmp(cmd, "key") == 0) {
+        if (argc >= 3 && strcmp(argv[2], "add") == 0)
+            return strcmp(cmd, "tenant") == 0 ? flow_cli_tenant_add(argc - 2, argv + 2) : flow_cli_key_add(argc - 2, argv + 2);
+        fprintf(stderr, "usage: sluice tenant add NAME [--data DIR] | sluice key add --tenant NAME [--data DIR]\n");
+        return argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) ? 0 : 2;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("sluice %s\n", SLUICE_VERSION);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -14,6 +15,8 @@
 typedef struct creq {
     char *method, *url, *body;
     size_t len;
+    int fd;              /* >= 0: the body is read from this file (pread, so retries start over) */
+    uint64_t fd_size, fd_off;
     struct curl_slist *headers;
     http_client_opts opts;
     http_client_done done;
@@ -48,6 +51,21 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+static size_t on_read(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    creq *r = userdata;
+    size_t want = size * nmemb;
+    if (r->fd_off >= r->fd_size)
+        return 0;
+    if (want > r->fd_size - r->fd_off)
+        want = (size_t)(r->fd_size - r->fd_off);
+    ssize_t n = pread(r->fd, ptr, want, (off_t)r->fd_off);
+    if (n <= 0)
+        return CURL_READFUNC_ABORT;
+    r->fd_off += (uint64_t)n;
+    return (size_t)n;
+}
+
 static void start_attempt(http_client *c, creq *r)
 {
     r->attempts++;
@@ -63,7 +81,14 @@ static void start_attempt(http_client *c, creq *r)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->opts.timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(r->opts.timeout_ms < 5000 ? r->opts.timeout_ms : 5000));
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
-    if (strcmp(r->method, "GET") != 0) {
+    if (r->fd >= 0) {
+        r->fd_off = 0;
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(e, CURLOPT_READDATA, r);
+        curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->fd_size);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method); /* UPLOAD means PUT; keep ours */
+    } else if (strcmp(r->method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
     }
@@ -229,9 +254,8 @@ http_client *http_client_start(void)
     return c;
 }
 
-int http_client_request(http_client *c, const char *method, const char *url, const char *const *headers,
-                        const char *body, size_t len, const http_client_opts *opts, http_client_done done,
-                        void *arg)
+static int submit(http_client *c, const char *method, const char *url, const char *const *headers, const char *body,
+                  size_t len, int fd, uint64_t fd_size, const http_client_opts *opts, http_client_done done, void *arg)
 {
     if (!url || !(strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0))
         return SL_EINVAL;
@@ -243,6 +267,8 @@ int http_client_request(http_client *c, const char *method, const char *url, con
         memcpy(r->body, body, len);
     r->body[len] = 0;
     r->len = len;
+    r->fd = fd;
+    r->fd_size = fd_size;
     for (size_t i = 0; headers && headers[i]; i++)
         r->headers = curl_slist_append(r->headers, headers[i]);
     r->headers = curl_slist_append(r->headers, "Expect:");
@@ -269,6 +295,21 @@ int http_client_request(http_client *c, const char *method, const char *url, con
     pthread_mutex_unlock(&c->mu);
     curl_multi_wakeup(c->multi);
     return 0;
+}
+
+int http_client_request(http_client *c, const char *method, const char *url, const char *const *headers,
+                        const char *body, size_t len, const http_client_opts *opts, http_client_done done,
+                        void *arg)
+{
+    return submit(c, method, url, headers, body, len, -1, 0, opts, done, arg);
+}
+
+int http_client_request_fd(http_client *c, const char *method, const char *url, const char *const *headers, int fd,
+                           uint64_t size, const http_client_opts *opts, http_client_done done, void *arg)
+{
+    if (fd < 0)
+        return SL_EINVAL;
+    return submit(c, method, url, headers, NULL, 0, fd, size, opts, done, arg);
 }
 
 size_t http_client_pending(http_client *c)

@@ -33,6 +33,11 @@ http_client *http_client_start(void);
 int http_client_request(http_client *c, const char *method, const char *url, const char *const *headers,
                         const char *body, size_t len, const http_client_opts *opts, http_client_done done,
                         void *arg);
+/* As http_client_request, with the body streamed from size bytes of the open file fd (read
+ * with pread from offset 0 on every attempt; never held in memory). The caller keeps fd open
+ * until done has been called. SL_EINVAL for a bad URL or fd. */
+int http_client_request_fd(http_client *c, const char *method, const char *url, const char *const *headers, int fd,
+                           uint64_t size, const http_client_opts *opts, http_client_done done, void *arg);
 /* Requests queued, in flight or waiting for a retry. */
 size_t http_client_pending(http_client *c);
 /* Waits up to wait_ms for pending requests to finish, then cancels the rest (their done is called

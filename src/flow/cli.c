@@ -138,3 +138,88 @@ out:
     free(text);
     return rc == 0 ? 0 : 1;
 }
+
+/* Parses `--tenant NAME` / `--data DIR` / `--name N` for the tenant and key commands; returns
+ * 0, 1 (help printed) or 2 (usage error). */
+static int parse_common(int argc, char **argv, const char *cmd, const char **tenant, const char **data,
+                        const char **name, const char **positional)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            return 1;
+        } else if (is_option(a, "--tenant")) {
+            if (!(*tenant = option_value(argc, argv, &i, "--tenant")))
+                return 2;
+        } else if (is_option(a, "--data")) {
+            if (!(*data = option_value(argc, argv, &i, "--data")))
+                return 2;
+        } else if (name && is_option(a, "--name")) {
+            if (!(*name = option_value(argc, argv, &i, "--name")))
+                return 2;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "sluice %s: unknown option %s\n", cmd, a);
+            return 2;
+        } else if (positional && !*positional) {
+            *positional = a;
+        } else {
+            fprintf(stderr, "sluice %s: unexpected argument %s\n", cmd, a);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int flow_cli_tenant_add(int argc, char **argv)
+{
+    const char *tenant = NULL, *data = "./sluice-data", *name = NULL;
+    int prc = parse_common(argc, argv, "tenant add", &tenant, &data, NULL, &name);
+    if (prc == 1 || prc == 2 || !name || !*name) {
+        fprintf(prc == 1 ? stdout : stderr,
+                "usage: sluice tenant add NAME [--data DIR]\n"
+                "  Creates the Flow tenant NAME (or finds it) and prints its id alone on stdout.\n");
+        return prc == 1 ? 0 : 2;
+    }
+    sl_error err = {0};
+    flowstore *fs = NULL;
+    char id[37];
+    int rc = flowstore_open(data, &fs, &err);
+    if (!rc)
+        rc = flowstore_tenant_ensure(fs, name, id, &err);
+    if (!rc)
+        printf("%s\n", id);
+    else
+        fprintf(stderr, "sluice tenant add: %s\n", err.msg);
+    flowstore_close(fs);
+    return rc ? 1 : 0;
+}
+
+int flow_cli_key_add(int argc, char **argv)
+{
+    const char *tenant = NULL, *data = "./sluice-data", *name = NULL;
+    int prc = parse_common(argc, argv, "key add", &tenant, &data, &name, NULL);
+    if (prc == 1 || prc == 2 || !tenant || !*tenant) {
+        fprintf(prc == 1 ? stdout : stderr,
+                "usage: sluice key add --tenant NAME [--name LABEL] [--data DIR]\n"
+                "  Issues a builder API key (x-boomi-flow-api-key) for the tenant NAME and prints it alone\n"
+                "  on stdout. Only a hash of the key is stored: keep it.\n");
+        return prc == 1 ? 0 : 2;
+    }
+    sl_error err = {0};
+    flowstore *fs = NULL;
+    char id[37];
+    char *key = NULL;
+    int rc = flowstore_open(data, &fs, &err);
+    if (!rc && (rc = flowstore_tenant_find(fs, tenant, id, &err)) != 0)
+        fprintf(stderr, "sluice key add: no tenant called \"%s\" (create it with 'sluice tenant add %s')\n", tenant,
+                tenant);
+    else if (!rc && (rc = flowstore_key_add(fs, id, name, &key, &err)) != 0)
+        fprintf(stderr, "sluice key add: %s\n", err.msg);
+    else if (rc)
+        fprintf(stderr, "sluice key add: %s\n", err.msg);
+    if (!rc)
+        printf("%s\n", key);
+    free(key);
+    flowstore_close(fs);
+    return rc ? 1 : 0;
+}

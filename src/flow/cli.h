@@ -15,4 +15,12 @@
  * snapshot as the flow's newest active version and prints "<tenant id> <flow id>" on stdout. */
 int flow_cli_import(int argc, char **argv);
 
+/* `sluice tenant add NAME [--data DIR]`: creates (or finds) the tenant; prints its id alone on
+ * stdout. argv[0] is "add". */
+int flow_cli_tenant_add(int argc, char **argv);
+
+/* `sluice key add --tenant NAME [--name LABEL] [--data DIR]`: issues a builder API key for the
+ * tenant; prints the key alone on stdout (only its hash is kept). argv[0] is "add". */
+int flow_cli_key_add(int argc, char **argv);
+
 #endif

@@ -38,6 +38,19 @@ static const char *const migrations[] = {
      * service's callback names only the token */
     "ALTER TABLE states ADD COLUMN wait_token TEXT;"
     "CREATE INDEX states_wait_token ON states(wait_token) WHERE wait_token IS NOT NULL;",
+    /* 3: the draw side: builders' API keys (SHA-256 of the key), the tenant's known Atoms, and
+     * the editable elements flows are built from (map elements and groups belong to one flow;
+     * pages, values, types, services, navigation, macros and tags to the tenant). flows.draft
+     * is the flow's editable header (FlowRequest JSON). */
+    "CREATE TABLE api_keys(hash TEXT PRIMARY KEY, tenant TEXT NOT NULL REFERENCES tenants(id),"
+    "  name TEXT, created INTEGER NOT NULL);"
+    "CREATE TABLE atoms(tenant TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL,"
+    "  base_uri TEXT NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY(tenant, name));"
+    "CREATE TABLE elements(tenant TEXT NOT NULL REFERENCES tenants(id), id TEXT NOT NULL, kind TEXT NOT NULL,"
+    "  flow TEXT, developer_name TEXT NOT NULL, json TEXT NOT NULL, updated INTEGER NOT NULL,"
+    "  PRIMARY KEY(tenant, id));"
+    "CREATE INDEX elements_kind ON elements(tenant, kind, flow);"
+    "ALTER TABLE flows ADD COLUMN draft TEXT;",
 };
 
 /* Runs sql with params (stolen) and frees them. */
@@ -481,4 +494,232 @@ int flowstore_state_by_wait_token(flowstore *fs, const char *wait_token, char te
     str_copy(state_out, jv_get_str(r, "id"), 37);
     jv_free(r);
     return 0;
+}
+
+/* ---- draw side ---- */
+
+store *flowstore_db(flowstore *fs)
+{
+    return fs->db;
+}
+
+static void key_hash(const char *key, char out[65])
+{
+    uint8_t h[SHA256_LEN];
+    sha256(key, strlen(key), h);
+    hex_encode(h, sizeof h, out);
+}
+
+int flowstore_key_add(flowstore *fs, const char *tenant_id, const char *name, char **key_out, sl_error *err)
+{
+    *key_out = NULL;
+    uint8_t raw[32];
+    random_bytes(raw, sizeof raw);
+    char key[65];
+    hex_encode(raw, sizeof raw, key);
+    char hash[65];
+    key_hash(key, hash);
+    int rc = run(fs, "INSERT INTO api_keys(hash, tenant, name, created) SELECT ?1, id, ?3, ?4 FROM tenants WHERE id = ?2",
+                 store_params("sssi", hash, tenant_id, name ? name : "", now_ms()), NULL, NULL, err);
+    if (rc)
+        return rc;
+    jv *r = row(fs, "SELECT tenant FROM api_keys WHERE hash = ?1", store_params("s", hash), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "tenant", "no tenant with id %s", tenant_id);
+    jv_free(r);
+    *key_out = xstrdup(key);
+    return 0;
+}
+
+int flowstore_key_check(flowstore *fs, const char *tenant_id, const char *key, sl_error *err)
+{
+    if (!key || !*key || strlen(key) > 256)
+        return sl_fail(err, SL_EAUTH, "x-boomi-flow-api-key", "an API key is required");
+    char hash[65];
+    key_hash(key, hash);
+    int rc;
+    jv *r = row(fs, "SELECT tenant FROM api_keys WHERE hash = ?1", store_params("s", hash), &rc, err);
+    if (rc)
+        return rc;
+    bool ok = r && str_ieq(jv_get_str(r, "tenant"), tenant_id);
+    jv_free(r);
+    return ok ? 0 : sl_fail(err, SL_EAUTH, "x-boomi-flow-api-key", "the API key is not valid for tenant %s", tenant_id);
+}
+
+int flowstore_atom_put(flowstore *fs, const char *tenant_id, const char *name, const char *base_uri, sl_error *err)
+{
+    if (!name || !*name || !base_uri || !*base_uri)
+        return sl_fail(err, SL_EINVAL, "atom", "an Atom needs a name and a base URI");
+    return run(fs,
+               "INSERT INTO atoms(tenant, name, base_uri, updated) VALUES(?1, ?2, ?3, ?4)"
+               " ON CONFLICT(tenant, name) DO UPDATE SET base_uri = excluded.base_uri, updated = excluded.updated",
+               store_params("sssi", tenant_id, name, base_uri, now_ms()), NULL, NULL, err);
+}
+
+int flowstore_atom_get(flowstore *fs, const char *tenant_id, const char *name, char **base_uri, sl_error *err)
+{
+    *base_uri = NULL;
+    int rc;
+    jv *r = row(fs, "SELECT base_uri FROM atoms WHERE tenant = ?1 AND name = ?2", store_params("ss", tenant_id, name),
+                &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "atomName", "this tenant knows no Atom called \"%s\"", name);
+    *base_uri = xstrdup(jv_get_str(r, "base_uri"));
+    jv_free(r);
+    return 0;
+}
+
+int flowstore_atom_list(flowstore *fs, const char *tenant_id, jv **atoms, sl_error *err)
+{
+    return run(fs, "SELECT name, base_uri AS baseUri FROM atoms WHERE tenant = ?1 ORDER BY name",
+               store_params("s", tenant_id), atoms, NULL, err);
+}
+
+int flowstore_element_put(flowstore *fs, const char *tenant_id, const char *kind, const char *flow_id, jv *element,
+                          sl_error *err)
+{
+    if (!jv_is_object(element))
+        return sl_fail(err, SL_EINVAL, "", "an element must be a JSON object");
+    const char *id = jv_get_str(element, "id");
+    char fresh[37];
+    if (!id || !*id) {
+        uuid_v4(fresh);
+        jv_set_str(element, "id", fresh);
+        id = jv_get_str(element, "id");
+    }
+    const char *name = jv_get_str(element, "developerName");
+    char *text = jv_dumps(element);
+    int64_t changes = 0;
+    /* an id belongs to one kind (and one flow for flow-scoped kinds): never overwrite across */
+    int rc = run(fs,
+                 "INSERT INTO elements(tenant, id, kind, flow, developer_name, json, updated)"
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                 " ON CONFLICT(tenant, id) DO UPDATE SET developer_name = excluded.developer_name,"
+                 " json = excluded.json, updated = excluded.updated"
+                 " WHERE elements.kind = excluded.kind AND elements.flow IS excluded.flow",
+                 store_params("ssssssi", tenant_id, id, kind, flow_id, name ? name : "", text, now_ms()), NULL,
+                 &changes, err);
+    free(text);
+    if (!rc && changes == 0)
+        rc = sl_fail(err, SL_ESTATE, "/id", "id %s already belongs to another element (another kind or flow)", id);
+    return rc;
+}
+
+int flowstore_element_get(flowstore *fs, const char *tenant_id, const char *kind, const char *id, jv **element,
+                          sl_error *err)
+{
+    *element = NULL;
+    int rc;
+    jv *r = row(fs, "SELECT json FROM elements WHERE tenant = ?1 AND id = ?2 AND kind = ?3",
+                store_params("sss", tenant_id, id, kind), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "id", "no %s element %s", kind, id);
+    *element = jv_parse(jv_get_str(r, "json"), strlen(jv_get_str(r, "json")), err);
+    jv_free(r);
+    return *element ? 0 : SL_EIO;
+}
+
+int flowstore_element_list(flowstore *fs, const char *tenant_id, const char *kind, const char *flow_id, jv **elements,
+                           sl_error *err)
+{
+    *elements = NULL;
+    jv *rows = NULL;
+    int rc = kind ? run(fs,
+                        "SELECT json FROM elements WHERE tenant = ?1 AND kind = ?2 AND flow IS ?3"
+                        " ORDER BY developer_name, id",
+                        store_params("sss", tenant_id, kind, flow_id), &rows, NULL, err)
+                  : run(fs, "SELECT json FROM elements WHERE tenant = ?1 AND (flow IS ?2 OR flow IS NULL)"
+                            " ORDER BY kind, developer_name, id",
+                        store_params("ss", tenant_id, flow_id), &rows, NULL, err);
+    if (rc)
+        return rc;
+    jv *out = jv_new_array();
+    for (size_t i = 0; i < jv_len(rows); i++) {
+        const char *t = jv_get_str(jv_at(rows, i), "json");
+        jv *e = jv_parse(t, strlen(t), err);
+        if (e)
+            jv_push_take(out, e);
+    }
+    jv_free(rows);
+    *elements = out;
+    return 0;
+}
+
+int flowstore_element_delete(flowstore *fs, const char *tenant_id, const char *kind, const char *id, sl_error *err)
+{
+    int64_t changes = 0;
+    int rc = run(fs, "DELETE FROM elements WHERE tenant = ?1 AND id = ?2 AND kind = ?3",
+                 store_params("sss", tenant_id, id, kind), NULL, &changes, err);
+    if (!rc && changes == 0)
+        rc = sl_fail(err, SL_ENOTFOUND, "id", "no %s element %s", kind, id);
+    return rc;
+}
+
+int flowstore_flow_draft_put(flowstore *fs, const char *tenant_id, const char *flow_id, const jv *draft, sl_error *err)
+{
+    char *text = jv_dumps(draft);
+    const char *name = jv_get_str(draft, "developerName");
+    int rc = run(fs,
+                 "INSERT INTO flows(tenant, id, developer_name, created, draft) VALUES(?1, ?2, ?3, ?4, ?5)"
+                 " ON CONFLICT(tenant, id) DO UPDATE SET developer_name = excluded.developer_name,"
+                 " draft = excluded.draft",
+                 store_params("sssis", tenant_id, flow_id, name ? name : "", now_ms(), text), NULL, NULL, err);
+    free(text);
+    return rc;
+}
+
+int flowstore_flow_draft_get(flowstore *fs, const char *tenant_id, const char *flow_id, jv **draft, sl_error *err)
+{
+    *draft = NULL;
+    int rc;
+    jv *r = row(fs, "SELECT draft, developer_name FROM flows WHERE tenant = ?1 AND id = ?2",
+                store_params("ss", tenant_id, flow_id), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return sl_fail(err, SL_ENOTFOUND, "flowId", "no flow %s", flow_id);
+    const char *t = jv_get_str(r, "draft");
+    if (t) {
+        *draft = jv_parse(t, strlen(t), err);
+    } else { /* imported, never edited: its header comes from the active version */
+        *draft = jv_new_object();
+        jv *id = jv_new_object();
+        jv_set_str(id, "id", flow_id);
+        jv_set_null(id, "versionId");
+        jv_set_take(*draft, "id", id);
+        jv_set_str(*draft, "developerName", jv_get_str(r, "developer_name"));
+    }
+    jv_free(r);
+    return *draft ? 0 : SL_EIO;
+}
+
+int flowstore_flow_list(flowstore *fs, const char *tenant_id, jv **flows, sl_error *err)
+{
+    return run(fs,
+               "SELECT f.id, f.developer_name AS developerName, f.created, a.version_id AS activeVersionId,"
+               " (SELECT COUNT(*) FROM flow_versions v WHERE v.tenant = f.tenant AND v.flow = f.id) AS versions"
+               " FROM flows f LEFT JOIN activations a ON a.tenant = f.tenant AND a.flow = f.id"
+               " WHERE f.tenant = ?1 ORDER BY f.developer_name, f.id",
+               store_params("s", tenant_id), flows, NULL, err);
+}
+
+int flowstore_flow_versions(flowstore *fs, const char *tenant_id, const char *flow_id, jv **versions, sl_error *err)
+{
+    return run(fs,
+               "SELECT v.id, v.version, v.snapshot_version_id AS snapshotVersionId, v.created,"
+               " (a.version_id = v.id) AS isActive FROM flow_versions v"
+               " LEFT JOIN activations a ON a.tenant = v.tenant AND a.flow = v.flow"
+               " WHERE v.tenant = ?1 AND v.flow = ?2 ORDER BY v.version DESC",
+               store_params("ss", tenant_id, flow_id), versions, NULL, err);
+}
+
+int flowstore_tenant_list(flowstore *fs, jv **tenants, sl_error *err)
+{
+    return run(fs, "SELECT id, name, created FROM tenants ORDER BY name", store_params(""), tenants, NULL, err);
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/json.h"
+#include "core/store.h"
 #include "core/util.h"
 
 typedef struct flowstore flowstore;
@@ -138,6 +139,49 @@ int flowstore_flow_by_name(flowstore *fs, const char *tenant_id, const char *nam
 
 /* 0 when a tenant with this id exists, else SL_ENOTFOUND. */
 int flowstore_tenant_exists(flowstore *fs, const char *tenant_id, sl_error *err);
+
+/* ---- the draw side (builders) ---- */
+
+/* The underlying store, for modules that keep their own queries on flow.db (draw, packages). */
+store *flowstore_db(flowstore *fs);
+
+/* Issues a new API key for a tenant (random 256 bits, hex); only its SHA-256 is stored.
+ * *key_out malloc'd. SL_ENOTFOUND for an unknown tenant. */
+int flowstore_key_add(flowstore *fs, const char *tenant_id, const char *name, char **key_out, sl_error *err);
+/* 0 when key is one of tenant_id's keys, else SL_EAUTH. */
+int flowstore_key_check(flowstore *fs, const char *tenant_id, const char *key, sl_error *err);
+
+/* A tenant's known Atoms: name → base URI (e.g. http://127.0.0.1:8080). put creates or updates. */
+int flowstore_atom_put(flowstore *fs, const char *tenant_id, const char *name, const char *base_uri, sl_error *err);
+int flowstore_atom_get(flowstore *fs, const char *tenant_id, const char *name, char **base_uri, sl_error *err);
+/* [{name, baseUri}] */
+int flowstore_atom_list(flowstore *fs, const char *tenant_id, jv **atoms, sl_error *err);
+
+/* Elements a builder edits. kind: "map", "group" (flow-scoped: flow_id set) or "page", "value",
+ * "type", "service", "navigation", "macro", "tag" (tenant-scoped: flow_id NULL). put stores
+ * element (giving it a new "id" when it has none, in place) creating or replacing it; an id
+ * that belongs to another kind or flow is refused with SL_ESTATE. */
+int flowstore_element_put(flowstore *fs, const char *tenant_id, const char *kind, const char *flow_id, jv *element,
+                          sl_error *err);
+int flowstore_element_get(flowstore *fs, const char *tenant_id, const char *kind, const char *id, jv **element,
+                          sl_error *err);
+/* Elements of one kind (and flow for flow-scoped kinds) sorted by developerName; kind NULL:
+ * every element of the flow plus every tenant-scoped one. *elements is a new array. */
+int flowstore_element_list(flowstore *fs, const char *tenant_id, const char *kind, const char *flow_id, jv **elements,
+                           sl_error *err);
+int flowstore_element_delete(flowstore *fs, const char *tenant_id, const char *kind, const char *id, sl_error *err);
+
+/* A flow's editable header (FlowRequest JSON: id, developerName, startMapElementId, …): put
+ * creates the flow when new. get gives the stored draft, or for a flow that was only imported a
+ * minimal header {id:{id, versionId:null}, developerName}. */
+int flowstore_flow_draft_put(flowstore *fs, const char *tenant_id, const char *flow_id, const jv *draft, sl_error *err);
+int flowstore_flow_draft_get(flowstore *fs, const char *tenant_id, const char *flow_id, jv **draft, sl_error *err);
+/* [{id, developerName, created, activeVersionId, versions}] */
+int flowstore_flow_list(flowstore *fs, const char *tenant_id, jv **flows, sl_error *err);
+/* [{id, version, snapshotVersionId, created, isActive}] newest first */
+int flowstore_flow_versions(flowstore *fs, const char *tenant_id, const char *flow_id, jv **versions, sl_error *err);
+/* [{id, name, created}] */
+int flowstore_tenant_list(flowstore *fs, jv **tenants, sl_error *err);
 
 /* Frees the strings of a state (not the struct itself). */
 void flowstore_state_free(flow_state *st);

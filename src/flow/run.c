@@ -13,38 +13,15 @@
 #include "flow/invoke.h"
 #include "flow/macro.h"
 #include "flow/run.h"
+#include "flow/run_internal.h"
 #include "flow/snapshot.h"
 
 #define MAX_BODY (4u << 20)
 #define MAX_SUBFLOW_DEPTH 8
 
-typedef struct snap_cache_entry {
-    char version_id[37];
-    flow_snapshot *snap;
-} snap_cache_entry;
-
-struct flow_engine {
-    flow_engine_config cfg;
-    flowstore *fs;
-    workpool *wp;
-    http_client *client;
-    macro_runner *macros;
-    char *base_url;
-    char *callback_uri;
-    pthread_mutex_t mu;
-    snap_cache_entry *cache; /* every version a state has run (versions are few and immutable) */
-    size_t ncache, cap;
-    atomic_bool stopping;
-    pthread_t cleaner;
-    bool cleaner_started;
-    pthread_mutex_t cmu;
-    pthread_cond_t ccv;
-    bool cstop;
-};
-
 /* ---- problems and responses ---- */
 
-static void cors(http_request *req)
+void run_cors(http_request *req)
 {
     const char *origin = http_header(req, "Origin");
     http_add_header(req, "Access-Control-Allow-Origin", origin ? origin : "*");
@@ -54,9 +31,7 @@ static void cors(http_request *req)
     http_add_header(req, "Access-Control-Max-Age", "600");
 }
 
-static void problem(http_request *req, int status, const char *where, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void problem(http_request *req, int status, const char *where, const char *fmt, ...)
+void run_problem(http_request *req, int status, const char *where, const char *fmt, ...)
 {
     char msg[700];
     va_list ap;
@@ -70,14 +45,14 @@ static void problem(http_request *req, int status, const char *where, const char
     jv_set_int(p, "statusCode", status);
     jv_set_str(p, "message", msg);
     jv_set_str(p, "where", where);
-    cors(req);
+    run_cors(req);
     http_respond_json(req, status, p);
     jv_free(p);
 }
 
-static void respond(http_request *req, int status, jv *body)
+void run_respond(http_request *req, int status, jv *body)
 {
-    cors(req);
+    run_cors(req);
     http_respond_json(req, status, body);
     jv_free(body);
 }
@@ -85,7 +60,7 @@ static void respond(http_request *req, int status, jv *body)
 /* ---- snapshots ---- */
 
 /* The parsed snapshot of a version (cached; snapshots are immutable). NULL with err. */
-static const flow_snapshot *snapshot_for(flow_engine *e, const char *tenant, const char *version_id, sl_error *err)
+const flow_snapshot *run_snapshot(flow_engine *e, const char *tenant, const char *version_id, sl_error *err)
 {
     pthread_mutex_lock(&e->mu);
     for (size_t i = 0; i < e->ncache; i++)
@@ -157,36 +132,37 @@ typedef struct svc_ctx {
     flow_engine *e;
 } svc_ctx;
 
-static void svc_call(void *arg, const snap_element *service, const char *method, const char *path, const jv *body,
-                     engine_service_result *res)
+void run_http(flow_engine *e, const run_http_req *rq, engine_service_result *res)
 {
-    flow_engine *e = ((svc_ctx *)arg)->e;
-    const char *uri = jv_get_str(service->json, "uri");
-    size_t ul = strlen(uri);
-    while (ul > 0 && uri[ul - 1] == '/')
+    memset(res, 0, sizeof *res);
+    size_t ul = strlen(rq->base_uri);
+    while (ul > 0 && rq->base_uri[ul - 1] == '/')
         ul--;
-    char *url = xasprintf("%.*s%s", (int)ul, uri, path);
-    const char *user = jv_get_str(service->json, "httpAuthenticationUsername");
-    const char *pass = jv_get_str(service->json, "httpAuthenticationPassword");
+    char *url = xasprintf("%.*s%s", (int)ul, rq->base_uri, rq->path ? rq->path : "");
     char *auth = NULL;
-    if (user && *user) {
-        char *pair = xasprintf("%s:%s", user, pass ? pass : "");
+    if (rq->username && *rq->username) {
+        char *pair = xasprintf("%s:%s", rq->username, rq->password ? rq->password : "");
         char *b64 = base64_encode(pair, strlen(pair));
         auth = xasprintf("Authorization: Basic %s", b64);
         free(b64);
         free(pair);
     }
-    const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth, NULL};
-    char *text = jv_dumps(body);
-    bool idempotent = strcmp(path, "/data") == 0 && strcmp(method, "POST") == 0; /* Load */
-    http_client_opts o = {.timeout_ms = e->cfg.service_timeout_ms, .max_attempts = idempotent ? 3 : 1,
-                          .backoff_ms = 200, .max_response = 32u << 20};
+    char *ctype = xasprintf("Content-Type: %s", rq->content_type ? rq->content_type : "application/json");
+    const char *headers[] = {ctype, "Accept: application/json", auth, NULL};
+    char *text = rq->body_fd < 0 && rq->body ? jv_dumps(rq->body) : NULL;
+    http_client_opts o = {.timeout_ms = rq->timeout_ms ? rq->timeout_ms : e->cfg.service_timeout_ms,
+                          .max_attempts = rq->attempts ? rq->attempts : 1, .backoff_ms = 200,
+                          .max_response = 32u << 20};
     call_wait w = {.res = res};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    if (http_client_request(e->client, method, url, headers, text, strlen(text), &o, call_done, &w) != 0) {
+    int rc = rq->body_fd >= 0 ? http_client_request_fd(e->client, rq->method, url, headers, rq->body_fd,
+                                                       rq->body_size, &o, call_done, &w)
+                              : http_client_request(e->client, rq->method, url, headers, text ? text : "",
+                                                    text ? strlen(text) : 0, &o, call_done, &w);
+    if (rc != 0) {
         res->status = 0;
-        snprintf(res->error, sizeof res->error, "the service URL \"%s\" is not an http(s) URL", uri);
+        snprintf(res->error, sizeof res->error, "\"%s\" is not an http(s) URL", rq->base_uri);
     } else {
         pthread_mutex_lock(&w.mu);
         while (!w.done)
@@ -196,8 +172,61 @@ static void svc_call(void *arg, const snap_element *service, const char *method,
     pthread_mutex_destroy(&w.mu);
     pthread_cond_destroy(&w.cv);
     free(text);
+    free(ctype);
     free(auth);
     free(url);
+}
+
+static void svc_call(void *arg, const snap_element *service, const char *method, const char *path, const jv *body,
+                     engine_service_result *res)
+{
+    flow_engine *e = ((svc_ctx *)arg)->e;
+    bool idempotent = strcmp(path, "/data") == 0 && strcmp(method, "POST") == 0; /* Load */
+    run_http_req rq = {.method = method, .base_uri = jv_get_str(service->json, "uri"), .path = path,
+                       .username = jv_get_str(service->json, "httpAuthenticationUsername"),
+                       .password = jv_get_str(service->json, "httpAuthenticationPassword"), .body = body,
+                       .body_fd = -1, .attempts = idempotent ? 3 : 1};
+    run_http(e, &rq, res);
+}
+
+int run_submit(flow_engine *e, http_request *req, void (*fn)(void *), void *arg)
+{
+    if (atomic_load(&e->stopping)) {
+        run_problem(req, 503, NULL, "the engine is shutting down");
+        return SL_ESTATE;
+    }
+    http_suspend(req);
+    if (workpool_submit(e->wp, fn, arg) != 0) {
+        run_problem(req, 503, NULL, "the engine is busy: too many requests are waiting; retry shortly");
+        return SL_ETOOBIG;
+    }
+    return 0;
+}
+
+int run_builder_auth(flow_engine *e, http_request *req, char tenant_out[64])
+{
+    const char *tenant = http_header(req, "ManyWhoTenant");
+    const char *key = http_header(req, "x-boomi-flow-api-key");
+    if (!tenant || !*tenant) {
+        run_problem(req, 400, "ManyWhoTenant", "the ManyWhoTenant header (the tenant id) is required");
+        return SL_EINVAL;
+    }
+    sl_error err = {0};
+    if (!key || !*key) {
+        run_problem(req, 401, "x-boomi-flow-api-key",
+                    "builder calls need an API key in x-boomi-flow-api-key (create one with 'sluice key add --tenant NAME')");
+        return SL_EAUTH;
+    }
+    int rc = flowstore_key_check(e->fs, tenant, key, &err);
+    if (rc) {
+        if (rc == SL_EAUTH)
+            run_problem(req, 401, "x-boomi-flow-api-key", "%s", err.msg);
+        else
+            run_problem(req, 500, NULL, "cannot check the API key: %s", err.msg);
+        return rc;
+    }
+    str_copy(tenant_out, tenant, 64);
+    return 0;
 }
 
 static int svc_macro(void *arg, const char *code, const jv *values, jv **changed, sl_error *err)
@@ -254,21 +283,21 @@ static int load_state(job *j, const char *state_id, loaded *l)
     int rc = flowstore_state_get(j->e->fs, j->tenant, state_id, &l->st, &err);
     if (rc) {
         if (rc == SL_ENOTFOUND)
-            problem(j->req, 404, "stateId", "no state %s in tenant %s (it may have ended and been cleaned up)", state_id,
+            run_problem(j->req, 404, "stateId", "no state %s in tenant %s (it may have ended and been cleaned up)", state_id,
                     j->tenant);
         else
-            problem(j->req, 500, "state", "cannot read state %s: %s", state_id, err.msg);
+            run_problem(j->req, 500, "state", "cannot read state %s: %s", state_id, err.msg);
         return rc;
     }
-    l->snap = snapshot_for(j->e, j->tenant, l->st.version_id, &err);
+    l->snap = run_snapshot(j->e, j->tenant, l->st.version_id, &err);
     if (!l->snap) {
-        problem(j->req, 500, "state", "cannot load the flow version of state %s: %s", state_id, err.msg);
+        run_problem(j->req, 500, "state", "cannot load the flow version of state %s: %s", state_id, err.msg);
         flowstore_state_free(&l->st);
         return SL_EIO;
     }
     l->blob = jv_parse(l->st.json, strlen(l->st.json), &err);
     if (!jv_is_object(l->blob)) {
-        problem(j->req, 500, "state", "state %s is damaged: %s", state_id, err.msg);
+        run_problem(j->req, 500, "state", "state %s is damaged: %s", state_id, err.msg);
         loaded_free(l);
         return SL_EIO;
     }
@@ -294,14 +323,14 @@ static int commit(job *j, loaded *l)
                                          status_of(l->blob), wait_token, token, &err);
     free(text);
     if (rc == SL_ESTATE) {
-        problem(j->req, 409, "stateToken",
+        run_problem(j->req, 409, "stateToken",
                 "state %s was changed by another request meanwhile; nothing was saved from this one: rejoin the state "
                 "and try again",
                 l->st.id);
         return rc;
     }
     if (rc) {
-        problem(j->req, 500, "state", "cannot save state %s: %s", l->st.id, err.msg);
+        run_problem(j->req, 500, "state", "cannot save state %s: %s", l->st.id, err.msg);
         return rc;
     }
     memcpy(l->st.token, token, 37);
@@ -371,21 +400,21 @@ static void start_child(job *j, loaded *l, engine_run *run, int depth)
     const char *fid = NULL, *ver = NULL;
     sl_error err = {0};
     if (!engine_subflow_target(l->snap, l->blob, &fid, &ver)) {
-        problem(j->req, 500, "subflow", "the state entered a sub-flow element without a flowId");
+        run_problem(j->req, 500, "subflow", "the state entered a sub-flow element without a flowId");
         return;
     }
     char *json = NULL;
     char vid[37];
     if (flowstore_flow_version(j->e->fs, j->tenant, fid, ver, &json, vid, &err) != 0) {
-        problem(j->req, 422, "subflow", "the sub-flow element names flow %s, which this tenant cannot run: %s", fid,
+        run_problem(j->req, 422, "subflow", "the sub-flow element names flow %s, which this tenant cannot run: %s", fid,
                 err.msg);
         return;
     }
     free(json);
-    const flow_snapshot *cs = snapshot_for(j->e, j->tenant, vid, &err);
+    const flow_snapshot *cs = run_snapshot(j->e, j->tenant, vid, &err);
     jv *cblob = NULL;
     if (!cs || engine_subflow_child(l->snap, l->blob, cs, &cblob, &err) != 0) {
-        problem(j->req, 500, "subflow", "cannot start the sub-flow: %s", err.msg);
+        run_problem(j->req, 500, "subflow", "cannot start the sub-flow: %s", err.msg);
         return;
     }
     jv_set_str(cblob, "parent", l->st.id);
@@ -395,7 +424,7 @@ static void start_child(job *j, loaded *l, engine_run *run, int depth)
     free(ctext);
     if (rc) {
         jv_free(cblob);
-        problem(j->req, 500, "subflow", "cannot create the sub-flow state: %s", err.msg);
+        run_problem(j->req, 500, "subflow", "cannot create the sub-flow state: %s", err.msg);
         return;
     }
     c.snap = cs;
@@ -424,7 +453,7 @@ static void start_child(job *j, loaded *l, engine_run *run, int depth)
 static void settle(job *j, loaded *l, engine_run *run, engine_outcome oc, const char *before, int depth)
 {
     if (depth > MAX_SUBFLOW_DEPTH) {
-        problem(j->req, 422, "subflow", "sub-flows nest deeper than %d levels", MAX_SUBFLOW_DEPTH);
+        run_problem(j->req, 422, "subflow", "sub-flows nest deeper than %d levels", MAX_SUBFLOW_DEPTH);
         return;
     }
     if (oc == ENGINE_FAULT || oc == ENGINE_INVALID) {
@@ -435,7 +464,7 @@ static void settle(job *j, loaded *l, engine_run *run, engine_outcome oc, const 
         show.state = stored;
         jv *r = response_for(j, l, &show, oc == ENGINE_INVALID ? "FORWARD" : NULL);
         jv_free(stored);
-        respond(j->req, 200, r);
+        run_respond(j->req, 200, r);
         return;
     }
     char *after = jv_dumps(l->blob);
@@ -459,7 +488,7 @@ static void settle(job *j, loaded *l, engine_run *run, engine_outcome oc, const 
         finish_child(j, &child, depth);
         return;
     }
-    respond(j->req, 200, response_for(j, l, run, run->sync ? "SYNC" : NULL));
+    run_respond(j->req, 200, response_for(j, l, run, run->sync ? "SYNC" : NULL));
 }
 
 /* Joins a parent that is inside a sub-flow: answers with the child's state, or, when the child
@@ -488,7 +517,7 @@ static bool join_subflow(job *j, loaded *l, int depth)
     }
     engine_run run;
     fill_run(j, &c, &run, NULL);
-    respond(j->req, 200, response_for(j, &c, &run, NULL));
+    run_respond(j->req, 200, response_for(j, &c, &run, NULL));
     engine_run_clear(&run);
     loaded_free(&c);
     return true;
@@ -500,17 +529,17 @@ static jv *parse_body(job *j)
 {
     sl_error err = {0};
     if (j->req->body_len == 0) {
-        problem(j->req, 400, "", "the request needs a JSON body");
+        run_problem(j->req, 400, "", "the request needs a JSON body");
         return NULL;
     }
     jv *b = jv_parse(j->req->body, j->req->body_len, &err);
     if (!b) {
-        problem(j->req, 400, err.where, "the request body is not valid JSON: %s", err.msg);
+        run_problem(j->req, 400, err.where, "the request body is not valid JSON: %s", err.msg);
         return NULL;
     }
     if (!jv_is_object(b)) {
         jv_free(b);
-        problem(j->req, 400, "", "the request body must be a JSON object");
+        run_problem(j->req, 400, "", "the request body must be a JSON object");
         return NULL;
     }
     return b;
@@ -524,22 +553,22 @@ static int create_state(job *j, const char *flow_id, const char *version, const 
     char *json = NULL;
     char vid[37];
     if (flowstore_flow_version(j->e->fs, j->tenant, flow_id, version, &json, vid, &err) != 0) {
-        problem(j->req, 404, "flowId", "%s", err.msg);
+        run_problem(j->req, 404, "flowId", "%s", err.msg);
         return SL_ENOTFOUND;
     }
     free(json);
-    l->snap = snapshot_for(j->e, j->tenant, vid, &err);
+    l->snap = run_snapshot(j->e, j->tenant, vid, &err);
     if (!l->snap) {
-        problem(j->req, 500, "flowId", "%s", err.msg);
+        run_problem(j->req, 500, "flowId", "%s", err.msg);
         return SL_EIO;
     }
     if (!l->snap->start) {
-        problem(j->req, 422, "startMapElementId", "flow %s cannot run: its start element %s is not in it", flow_id,
+        run_problem(j->req, 422, "startMapElementId", "flow %s cannot run: its start element %s is not in it", flow_id,
                 l->snap->start_id ? l->snap->start_id : "(none)");
         return SL_EINVAL;
     }
     if (engine_state_new(l->snap, inputs, &l->blob, &err) != 0) {
-        problem(j->req, 400, err.where, "%s", err.msg);
+        run_problem(j->req, 400, err.where, "%s", err.msg);
         return SL_EINVAL;
     }
     char *text = jv_dumps(l->blob);
@@ -549,7 +578,7 @@ static int create_state(job *j, const char *flow_id, const char *version, const 
     if (rc) {
         jv_free(l->blob);
         l->blob = NULL;
-        problem(j->req, 500, "state", "cannot create the state: %s", err.msg);
+        run_problem(j->req, 500, "state", "cannot create the state: %s", err.msg);
     }
     return rc;
 }
@@ -562,7 +591,7 @@ static void h_init(job *j)
     invoke_init init;
     sl_error err = {0};
     if (invoke_decode_init(b, &init, &err) != 0) {
-        problem(j->req, 400, err.where, "%s", err.msg);
+        run_problem(j->req, 400, err.where, "%s", err.msg);
         jv_free(b);
         return;
     }
@@ -570,7 +599,7 @@ static void h_init(job *j)
     char *fid = NULL;
     if (!init.flow_id && init.developer_name) {
         if (flowstore_flow_by_name(j->e->fs, j->tenant, init.developer_name, &fid, &err) != 0) {
-            problem(j->req, 404, "developerName", "%s", err.msg);
+            run_problem(j->req, 404, "developerName", "%s", err.msg);
             jv_free(b);
             return;
         }
@@ -593,7 +622,7 @@ static void h_init(job *j)
         jv_set_take(r, "navigationElementReferences", engine_navigation_refs(l.snap));
         jv_set_bool(r, "isHistoricalNavigationEnabled", true);
         add_urls(j, r, &l);
-        respond(j->req, 200, r);
+        run_respond(j->req, 200, r);
     } else {
         engine_services svc = {.call = svc_call, .macro = svc_macro, .arg = &(svc_ctx){j->e},
                                .callback_uri = j->e->callback_uri};
@@ -617,12 +646,12 @@ static void h_invoke(job *j)
     sl_error err = {0};
     invoke_request ir;
     if (invoke_decode(b, &ir, &err) != 0) {
-        problem(j->req, 400, err.where, "%s", err.msg);
+        run_problem(j->req, 400, err.where, "%s", err.msg);
         jv_free(b);
         return;
     }
     if (ir.state_id && !str_ieq(ir.state_id, j->state_id)) {
-        problem(j->req, 400, "/stateId", "stateId %s in the body differs from %s in the path", ir.state_id, j->state_id);
+        run_problem(j->req, 400, "/stateId", "stateId %s in the body differs from %s in the path", ir.state_id, j->state_id);
         jv_free(b);
         return;
     }
@@ -632,7 +661,7 @@ static void h_invoke(job *j)
         return;
     }
     if (!str_eq(ir.state_token, l.st.token)) {
-        problem(j->req, 409, "/stateToken",
+        run_problem(j->req, 409, "/stateToken",
                 "stale stateToken: state %s has moved on since that token was issued; nothing was changed. Rejoin "
                 "with GET /api/run/1/state/%s",
                 l.st.id, l.st.id);
@@ -654,7 +683,7 @@ static void h_invoke(job *j)
     bool bad = false;
     engine_outcome oc = engine_invoke(&run, b, &bad);
     if (bad) {
-        problem(j->req, 400, "/mapElementInvokeRequest", "%s", jv_get_str(run.faults, "request"));
+        run_problem(j->req, 400, "/mapElementInvokeRequest", "%s", jv_get_str(run.faults, "request"));
     } else {
         settle(j, &l, &run, oc, before, 0);
     }
@@ -672,7 +701,7 @@ static void h_join(job *j)
     if (!join_subflow(j, &l, 0)) {
         engine_run run;
         fill_run(j, &l, &run, NULL);
-        respond(j->req, 200, response_for(j, &l, &run, NULL));
+        run_respond(j->req, 200, response_for(j, &l, &run, NULL));
         engine_run_clear(&run);
     }
     loaded_free(&l);
@@ -684,12 +713,12 @@ static void h_ping(job *j)
     sl_error err = {0};
     int rc = flowstore_state_get(j->e->fs, j->tenant, j->state_id, &st, &err);
     if (rc) {
-        problem(j->req, rc == SL_ENOTFOUND ? 404 : 500, "stateId", "%s", err.msg);
+        run_problem(j->req, rc == SL_ENOTFOUND ? 404 : 500, "stateId", "%s", err.msg);
         return;
     }
     bool moved = !str_eq(st.token, j->token);
     flowstore_state_free(&st);
-    cors(j->req);
+    run_cors(j->req);
     const char *body = moved ? "true" : "false";
     http_respond(j->req, 200, "application/json", body, strlen(body));
 }
@@ -717,7 +746,7 @@ static void h_history(job *j)
         jv_push_take(items, it);
     }
     jv_set_take(r, "historyItems", items);
-    respond(j->req, 200, r);
+    run_respond(j->req, 200, r);
     loaded_free(&l);
 }
 
@@ -761,7 +790,7 @@ static void h_navigation(job *j)
     const char *nid = jv_get_str(b, "navigationElementId");
     const snap_element *nav = nid ? snapshot_element(l.snap, SNAP_SET_NAVIGATION, nid) : NULL;
     if (!nav) {
-        problem(j->req, 404, "/navigationElementId", "navigation %s is not in the flow", nid ? nid : "(none)");
+        run_problem(j->req, 404, "/navigationElementId", "navigation %s is not in the flow", nid ? nid : "(none)");
     } else {
         jv *r = jv_new_object();
         jv_set_str(r, "developerName", nav->developer_name);
@@ -776,7 +805,7 @@ static void h_navigation(job *j)
         jv_set_take(r, "navigationItemResponses",
                     nav_items(jv_get(nav->json, "navigationItems"), jv_get_str(l.blob, "current"), data, 0));
         jv_set_take(r, "navigationItemDataResponses", data);
-        respond(j->req, 200, r);
+        run_respond(j->req, 200, r);
     }
     loaded_free(&l);
     jv_free(b);
@@ -791,7 +820,7 @@ static void h_response(job *j)
      * tenantId are optional checks when the service echoes them. */
     const char *tok = jv_get_str(b, "token");
     if (!tok || !*tok) {
-        problem(j->req, 400, "/token", "a ServiceResponse callback needs the token that was sent with the request");
+        run_problem(j->req, 400, "/token", "a ServiceResponse callback needs the token that was sent with the request");
         jv_free(b);
         return;
     }
@@ -799,7 +828,7 @@ static void h_response(job *j)
     sl_error ferr = {0};
     int frc = flowstore_state_by_wait_token(j->e->fs, tok, tenant_found, sid_found, &ferr);
     if (frc) {
-        problem(j->req, frc == SL_ENOTFOUND ? 409 : 500, "/token",
+        run_problem(j->req, frc == SL_ENOTFOUND ? 409 : 500, "/token",
                 "no state is waiting for a service response with this token (already resumed, or never sent)");
         jv_free(b);
         return;
@@ -807,7 +836,7 @@ static void h_response(job *j)
     const char *sid = sid_found;
     if ((jv_get_str(b, "stateId") && !str_ieq(jv_get_str(b, "stateId"), sid_found)) ||
         (jv_get_str(b, "tenantId") && !str_ieq(jv_get_str(b, "tenantId"), tenant_found))) {
-        problem(j->req, 409, "/stateId", "the stateId or tenantId of this ServiceResponse does not match the state "
+        run_problem(j->req, 409, "/stateId", "the stateId or tenantId of this ServiceResponse does not match the state "
                 "waiting with its token");
         jv_free(b);
         return;
@@ -820,7 +849,7 @@ static void h_response(job *j)
     }
     const jv *w = jv_get(l.blob, "wait");
     if (!str_ieq(engine_state_invoke_type(l.blob), "WAIT") || !w || !str_eq(jv_get_str(w, "token"), tok)) {
-        problem(j->req, 409, "/token", "state %s is not waiting for this service response (already resumed, or the token "
+        run_problem(j->req, 409, "/token", "state %s is not waiting for this service response (already resumed, or the token "
                 "is not the one sent)", sid);
         loaded_free(&l);
         jv_free(b);
@@ -835,7 +864,7 @@ static void h_response(job *j)
             jv_free(b);
             return;
         }
-        respond(j->req, 200, jv_new_object());
+        run_respond(j->req, 200, jv_new_object());
         loaded_free(&l);
         jv_free(b);
         return;
@@ -865,10 +894,10 @@ static void h_delete(job *j)
     sl_error err = {0};
     int rc = flowstore_state_delete(j->e->fs, j->tenant, j->state_id, &err);
     if (rc) {
-        problem(j->req, rc == SL_ENOTFOUND ? 404 : 500, "stateId", "%s", err.msg);
+        run_problem(j->req, rc == SL_ENOTFOUND ? 404 : 500, "stateId", "%s", err.msg);
         return;
     }
-    cors(j->req);
+    run_cors(j->req);
     http_respond(j->req, 204, "application/json", "", 0);
 }
 
@@ -877,7 +906,7 @@ static void job_run(void *arg)
     job *j = arg;
     sl_error err = {0};
     if (j->kind != R_RESPONSE && j->kind != R_CUSTOM && flowstore_tenant_exists(j->e->fs, j->tenant, &err) != 0) {
-        problem(j->req, 404, "ManyWhoTenant", "no tenant %s on this engine", j->tenant);
+        run_problem(j->req, 404, "ManyWhoTenant", "no tenant %s on this engine", j->tenant);
         free(j);
         return;
     }
@@ -891,7 +920,7 @@ static void job_run(void *arg)
     case R_NAVIGATION: h_navigation(j); break;
     case R_RESPONSE: h_response(j); break;
     case R_DELETE: h_delete(j); break;
-    case R_CUSTOM: respond(j->req, 200, jv_new_array()); break;
+    case R_CUSTOM: run_respond(j->req, 200, jv_new_array()); break;
     }
     free(j);
 }
@@ -900,11 +929,21 @@ static void job_run(void *arg)
 
 bool flow_owns(const char *path)
 {
-    return str_starts(path, "/api/run/");
+    return str_starts(path, "/api/run/") || str_starts(path, "/api/draw/") || str_starts(path, "/api/package/");
 }
 
 void flow_on_headers(flow_engine *e, http_request *req)
 {
+    if (str_starts(req->path, "/api/draw/") || str_starts(req->path, "/api/package/")) {
+        req->route = "draw";
+        req->max_body = DRAW_MAX_BODY;
+        return;
+    }
+    if (str_starts(req->path, "/api/run/1/service/")) {
+        req->route = "relay";
+        relay_on_headers(e, req);
+        return;
+    }
     req->route = "run";
     req->max_body = MAX_BODY;
 }
@@ -937,8 +976,16 @@ static int segments(const char *path, char seg[][64], int n)
 void flow_on_request(flow_engine *e, http_request *req)
 {
     if (strcmp(req->method, "OPTIONS") == 0) {
-        cors(req);
+        run_cors(req);
         http_respond(req, 204, "text/plain", "", 0);
+        return;
+    }
+    if (str_starts(req->path, "/api/draw/") || str_starts(req->path, "/api/package/")) {
+        draw_on_request(e, req);
+        return;
+    }
+    if (str_starts(req->path, "/api/run/1/service/")) {
+        relay_on_request(e, req);
         return;
     }
     char seg[8][64];
@@ -948,7 +995,7 @@ void flow_on_request(flow_engine *e, http_request *req)
     route_kind kind;
     const char *sid = NULL, *tok = NULL;
     if (n < 1 || strcmp(seg[0], "1") != 0) {
-        problem(req, 404, "uri", "no run API route %s (this engine speaks /api/run/1)", req->raw_path);
+        run_problem(req, 404, "uri", "no run API route %s (this engine speaks /api/run/1)", req->raw_path);
         return;
     }
     if (n == 1 && post)
@@ -973,7 +1020,7 @@ void flow_on_request(flow_engine *e, http_request *req)
     } else if (n == 5 && get && strcmp(seg[1], "flow") == 0 && strcmp(seg[4], "customPageComponents") == 0) {
         kind = R_CUSTOM;
     } else {
-        problem(req, n >= 2 && (strcmp(seg[1], "state") == 0 || strcmp(seg[1], "navigation") == 0) ? 405 : 404, "uri",
+        run_problem(req, n >= 2 && (strcmp(seg[1], "state") == 0 || strcmp(seg[1], "navigation") == 0) ? 405 : 404, "uri",
                 "no run API route %s %s", req->method, req->raw_path);
         return;
     }
@@ -989,20 +1036,20 @@ void flow_on_request(flow_engine *e, http_request *req)
         const char *tenant = http_header(req, "ManyWhoTenant");
         if (!tenant || !*tenant) {
             free(j);
-            problem(req, 400, "ManyWhoTenant", "the ManyWhoTenant header (the tenant id) is required");
+            run_problem(req, 400, "ManyWhoTenant", "the ManyWhoTenant header (the tenant id) is required");
             return;
         }
         str_copy(j->tenant, tenant, sizeof j->tenant);
     }
     if (atomic_load(&e->stopping)) {
         free(j);
-        problem(req, 503, NULL, "the engine is shutting down");
+        run_problem(req, 503, NULL, "the engine is shutting down");
         return;
     }
     http_suspend(req);
     if (workpool_submit(e->wp, job_run, j) != 0) {
         free(j);
-        problem(req, 503, NULL, "the engine is busy: too many requests are waiting; retry shortly");
+        run_problem(req, 503, NULL, "the engine is busy: too many requests are waiting; retry shortly");
     }
 }
 
