@@ -885,20 +885,26 @@ static jv *engine_value_json(const flow_snapshot *snap, const char *name, const 
 
 /* The service element's configuration values, resolved from the flow's values (each entry
  * references a value element, as the ecosystem requires). */
-static jv *configuration_values(engine_run *run, const snap_element *svc)
+jv *engine_configuration_values(const flow_snapshot *snap, const jv *state, const snap_element *svc)
 {
+    engine_run run = {.snap = snap, .state = (jv *)state};
     jv *out = jv_new_array();
     const jv *cvs = svc ? jv_get(svc->json, "configurationValues") : NULL;
     for (size_t i = 0; i < jv_len(cvs); i++) {
         const jv *c = jv_at(cvs, i);
         const jv *ref = jv_get(c, "valueElementToReferenceId");
-        jv *v = ref_id(ref) ? engine_value_get(run->snap, run->state, ref) : NULL;
+        jv *v = ref_id(ref) ? engine_value_get(run.snap, run.state, ref) : NULL;
         const char *ct = jv_get_str(c, "contentType");
-        jv_push_take(out, engine_value_json(run->snap, jv_get_str(c, "developerName"), v,
+        jv_push_take(out, engine_value_json(run.snap, jv_get_str(c, "developerName"), v,
                                             ct ? ct : (v ? jv_get_str(v, "contentType") : "ContentString")));
         jv_free(v);
     }
     return out;
+}
+
+static jv *configuration_values(engine_run *run, const snap_element *svc)
+{
+    return engine_configuration_values(run->snap, run->state, svc);
 }
 
 static void base_request(engine_run *run, const snap_element *svc, jv *body)

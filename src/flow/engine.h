@@ -128,6 +128,10 @@ bool engine_subflow_target(const flow_snapshot *snap, const jv *state, const cha
  * invoke_type overrides the blob's (e.g. "SYNC"); NULL keeps it. Returns a new object. */
 jv *engine_response(engine_run *run, const char *state_token, const char *invoke_type, const char *parent_state_id);
 
+/* A service element's configurationValues resolved from the state's values, as EngineValues
+ * (what every request to the service carries). New array. */
+jv *engine_configuration_values(const flow_snapshot *snap, const jv *state, const snap_element *service);
+
 /* navigationElementReferences for the flow's navigation elements. New array. */
 jv *engine_navigation_refs(const flow_snapshot *snap);
 
