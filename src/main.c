@@ -26,6 +26,7 @@
 #include "core/metrics.h"
 #include "core/store.h"
 #include "flow/cli.h"
+#include "flow/install.h"
 #include "flow/macro.h"
 #include "flow/run.h"
 
@@ -77,6 +78,7 @@ static void usage_main(FILE *f)
             "  flow             run the Flow engine only (run API on /api/run/1)\n"
             "  flow import FILE store a Flow snapshot for a tenant and activate it; prints tenant id and flow id\n"
             "  tenant add NAME  create a Flow tenant; prints its id\n"
+            "  service install URL --tenant NAME  install a Flow Service into a tenant; prints its id\n"
             "  key add --tenant NAME  issue a builder API key (x-boomi-flow-api-key); prints it\n"
             "  version          print the version\n\n"
             "Run 'sluice COMMAND --help' for the options of a command.\n",
@@ -623,6 +625,13 @@ int main(int argc, char **argv)
             return 2;
         }
         return cmd_serve(argc, argv, "flow");
+    }
+    if (strcmp(cmd, "service") == 0) {
+        if (argc >= 3 && strcmp(argv[2], "install") == 0)
+            return install_cli(argc - 2, argv + 2);
+        fprintf(stderr, "usage: sluice service install URL --tenant NAME [--user U --token T] [--name NAME] "
+                        "[--config NAME=VALUE]... [--data DIR]\n");
+        return argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0) ? 0 : 2;
     }
     if (strcmp(cmd, "tenant") == 0 || strcmp(cmd, "key") == 0) {
         if (argc >= 3 && strcmp(argv[2], "add") == 0)
