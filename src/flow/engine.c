@@ -17,10 +17,10 @@
 
 /* ---- small helpers ---- */
 
-static void lower_id(const char *id, char out[64])
+static void lower_id(const char *id, char out[256])
 {
     size_t i = 0;
-    for (; id && id[i] && i < 63; i++)
+    for (; id && id[i] && i < 255; i++)
         out[i] = (char)tolower((unsigned char)id[i]);
     out[i] = 0;
 }
@@ -165,7 +165,7 @@ jv *eng_new_object(const flow_snapshot *snap, const char *type_id)
 /* The stored or default {contentValue, objectData} of a value element (new object). */
 static jv *value_whole(const flow_snapshot *snap, const jv *state, const snap_element *v)
 {
-    char key[64];
+    char key[256];
     lower_id(v->id, key);
     const jv *stored = jv_get(jv_get(state, "values"), key);
     jv *out = jv_new_object();
@@ -241,7 +241,7 @@ static void store_value(jv *state, const snap_element *v, const jv *content, con
         values = jv_new_object();
         jv_set_take(state, "values", values);
     }
-    char key[64];
+    char key[256];
     lower_id(v->id, key);
     jv *e = jv_new_object();
     if (jv_is_string(content))
@@ -268,7 +268,29 @@ static jv *shape_objects(const char *content_type, const jv *od)
     return jv_copy(od);
 }
 
+static int value_set(engine_run *run, const jv *ref, const jv *val, sl_error *err);
+
 int eng_value_set(engine_run *run, const jv *ref, const jv *val, sl_error *err)
+{
+    /* values are text on the wire; numbers and booleans that arrive as JSON become text */
+    const jv *cv = jv_get(val, "contentValue");
+    if (jv_is_number(cv) || jv_is_bool(cv)) {
+        jv *copy = jv_copy(val);
+        if (jv_is_bool(cv)) {
+            jv_set_str(copy, "contentValue", jv_bool(cv) ? "true" : "false");
+        } else {
+            char n[32];
+            jv_format_double(jv_num(cv), n);
+            jv_set_str(copy, "contentValue", n);
+        }
+        int rc = value_set(run, ref, copy, err);
+        jv_free(copy);
+        return rc;
+    }
+    return value_set(run, ref, val, err);
+}
+
+static int value_set(engine_run *run, const jv *ref, const jv *val, sl_error *err)
 {
     const flow_snapshot *snap = run->snap;
     const snap_element *v = eng_value_element(snap, ref_id(ref));
@@ -410,58 +432,140 @@ char *eng_substitute(const flow_snapshot *snap, const jv *state, const char *tex
 
 /* ---- comparisons ---- */
 
+static bool digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static int num(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : d[m - 1];
+}
+
 bool eng_parse_datetime(const char *s, int64_t *ms)
 {
-    if (!s)
+    /* YYYY-MM-DD[(T| )HH:MM[:SS[.fraction]][Z|±HH:MM]], real calendar dates only */
+    if (!s || strlen(s) < 10 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2))
         return false;
-    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+    int y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2), h = 0, mi = 0, sec = 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
         return false;
     const char *p = s + 10;
-    double frac = 0;
+    int64_t frac_ms = 0;
     long off = 0;
     if (*p == 'T' || *p == ' ') {
-        int m = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m) != 2 || m != 5)
+        p++;
+        if (!digits(p, 2) || p[2] != ':' || !digits(p + 3, 2))
             return false;
-        p += 1 + m;
+        h = num(p, 2);
+        mi = num(p + 3, 2);
+        p += 5;
         if (*p == ':') {
-            if (sscanf(p + 1, "%2d%n", &sec, &m) != 1 || m != 2)
+            if (!digits(p + 1, 2))
                 return false;
+            sec = num(p + 1, 2);
             p += 3;
             if (*p == '.') {
-                char *end;
-                frac = strtod(p, &end);
-                p = end;
+                p++;
+                if (!digits(p, 1))
+                    return false;
+                int n = 0, scale = 100;
+                for (; *p >= '0' && *p <= '9'; p++, n++) {
+                    if (n < 3)
+                        frac_ms += (*p - '0') * scale;
+                    scale /= 10;
+                    if (n > 9)
+                        return false;
+                }
             }
         }
         if (*p == 'Z') {
             p++;
         } else if (*p == '+' || *p == '-') {
-            int oh, om, k = 0;
-            if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5)
+            if (!digits(p + 1, 2) || p[3] != ':' || !digits(p + 4, 2))
+                return false;
+            int oh = num(p + 1, 2), om = num(p + 4, 2);
+            if (oh > 23 || om > 59)
                 return false;
             off = (oh * 60L + om) * 60L * (*p == '+' ? 1 : -1);
-            p += 1 + k;
+            p += 6;
         }
+        if (h > 23 || mi > 59 || sec > 60)
+            return false;
     }
-    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (*p)
         return false;
     struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
     time_t t = timegm(&tm);
-    *ms = ((int64_t)t - off) * 1000 + (int64_t)(frac * 1000);
+    *ms = ((int64_t)t - off) * 1000 + frac_ms;
+    return true;
+}
+
+bool eng_parse_number(const char *s, double *out)
+{
+    /* decimal only: [+-]digits[.digits][(e|E)[+-]digits], surrounding spaces allowed; no nan,
+     * inf or hex, which strtod would take */
+    if (!s)
+        return false;
+    const char *p = s;
+    while (*p == ' ')
+        p++;
+    const char *start = p;
+    if (*p == '+' || *p == '-')
+        p++;
+    int nd = 0;
+    while (*p >= '0' && *p <= '9')
+        p++, nd++;
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9')
+            p++, nd++;
+    }
+    if (nd == 0)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    const char *end = p;
+    while (*p == ' ')
+        p++;
+    if (*p)
+        return false;
+    char tmp[128];
+    size_t n = (size_t)(end - start);
+    if (n >= sizeof tmp)
+        return false;
+    memcpy(tmp, start, n);
+    tmp[n] = 0;
+    double v = strtod(tmp, NULL);
+    if (v != v || v > 1.7976931348623157e308 || v < -1.7976931348623157e308)
+        return false;
+    *out = v;
     return true;
 }
 
 static bool parse_number(const char *s, double *out)
 {
-    if (!s || !*s)
-        return false;
-    char *end;
-    *out = strtod(s, &end);
-    while (*end == ' ')
-        end++;
-    return *end == 0;
+    return eng_parse_number(s, out);
 }
 
 static bool truthy(const char *s)
@@ -481,6 +585,14 @@ static const char *object_key(const jv *o)
     return k && *k ? k : jv_get_str(o, "internalId");
 }
 
+/* Two objects are the same object when they share a key (externalId, else internalId); objects
+ * without either are never the same as another. */
+static bool same_object(const jv *a, const jv *b)
+{
+    const char *x = object_key(a), *y = object_key(b);
+    return x && y && strcmp(x, y) == 0;
+}
+
 static bool objects_equal(const jv *a, const jv *b)
 {
     const jv *x = jv_get(a, "objectData"), *y = jv_get(b, "objectData");
@@ -488,7 +600,7 @@ static bool objects_equal(const jv *a, const jv *b)
     if (n != jv_len(y))
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!str_eq(object_key(jv_at(x, i)), object_key(jv_at(y, i))))
+        if (!same_object(jv_at(x, i), jv_at(y, i)) && !jv_equal(jv_at(x, i), jv_at(y, i)))
             return false;
     return true;
 }
@@ -523,7 +635,15 @@ int eng_compare(const char *criteria, const jv *left, const jv *right, bool *out
     int cmp;
     double a, b;
     int64_t ta, tb;
-    if (str_ieq(lt, "ContentNumber") && parse_number(ls, &a) && parse_number(rs, &b))
+    bool ordering = str_ieq(criteria, "GREATER_THAN") || str_ieq(criteria, "GREATER_THAN_OR_EQUAL") ||
+                    str_ieq(criteria, "LESS_THAN") || str_ieq(criteria, "LESS_THAN_OR_EQUAL");
+    bool is_num = str_ieq(lt, "ContentNumber"), is_time = str_ieq(lt, "ContentDateTime") || str_ieq(lt, "ContentDate");
+    if (ordering && ((is_num && !(parse_number(ls, &a) && parse_number(rs, &b))) ||
+                     (is_time && !(eng_parse_datetime(ls, &ta) && eng_parse_datetime(rs, &tb))))) {
+        *out = false; /* an empty or malformed number or date is neither smaller nor larger */
+        return 0;
+    }
+    if (is_num && parse_number(ls, &a) && parse_number(rs, &b))
         cmp = a < b ? -1 : a > b ? 1 : 0;
     else if (str_ieq(lt, "ContentBoolean"))
         cmp = truthy(ls) == truthy(rs) ? 0 : truthy(ls) ? 1 : -1;
@@ -772,7 +892,7 @@ static int operation(engine_run *run, const jv *op, sl_error *err)
                     jv_push(a, jv_at(od, 0));
                     break;
                 }
-                if (str_eq(object_key(jv_at(od, i)), key)) {
+                if (str_eq(object_key(jv_at(od, i)), key)) { /* key is non-NULL here */
                     if (i + 1 < jv_len(od))
                         jv_push(a, jv_at(od, i + 1));
                     break;
@@ -792,10 +912,9 @@ static int operation(engine_run *run, const jv *op, sl_error *err)
         const jv *items = jv_get(src, "objectData");
         jv *out = jv_new_array();
         for (size_t i = 0; i < jv_len(have); i++) {
-            const char *k = object_key(jv_at(have, i));
             bool hit = false;
             for (size_t j = 0; j < jv_len(items) && !hit; j++)
-                hit = str_eq(k, object_key(jv_at(items, j)));
+                hit = same_object(jv_at(have, i), jv_at(items, j));
             if (!hit)
                 jv_push(out, jv_at(have, i));
         }
@@ -918,6 +1037,8 @@ static void base_request(engine_run *run, const snap_element *svc, jv *body)
 /* Runs one message action. Returns 0 (done), 1 (WAIT: the state is parked) or an error. */
 static int message_action(engine_run *run, const snap_map_element *el, const jv *ma, size_t index, sl_error *err)
 {
+    if (!run->svc || !run->svc->call)
+        return sl_fail(err, SL_ESTATE, "service", "services cannot be called from here");
     const snap_element *svc = service_of(run, jv_get_str(ma, "serviceElementId"), err);
     if (!svc)
         return SL_EINVAL;
@@ -1110,6 +1231,8 @@ jv *eng_object_data_request(engine_run *run, const jv *cfg, const snap_element *
 
 static int data_action(engine_run *run, const jv *da, sl_error *err)
 {
+    if (!run->svc || !run->svc->call)
+        return sl_fail(err, SL_ESTATE, "service", "services cannot be called from here");
     const char *crud = jv_get_str(da, "crudOperationType");
     const jv *target = jv_get(da, "valueElementToApplyId");
     if (!ref_id(target))
@@ -1298,6 +1421,11 @@ static engine_outcome enter(engine_run *run, const snap_map_element *el, long re
                     continue;
                 bool ok = false;
                 if (eng_comparison(run, o->comparison, &ok, &err) != 0) {
+                    const snap_outcome *f = fault_outcome(el);
+                    if (f && f->next) { /* a bad rule is a fault like any other */
+                        next = f;
+                        break;
+                    }
                     eng_fault(run, el->developer_name, "outcome \"%s\": %s", o->developer_name, err.msg);
                     return ENGINE_FAULT;
                 }

@@ -33,6 +33,8 @@ int eng_comparison(engine_run *run, const jv *comparison, bool *out, sl_error *e
 int eng_compare(const char *criteria, const jv *left, const jv *right, bool *out, sl_error *err);
 /* A new object of a type (all properties null). */
 jv *eng_new_object(const flow_snapshot *snap, const char *type_id);
+/* Parses a decimal number (no nan, inf or hex); true when valid. */
+bool eng_parse_number(const char *s, double *out);
 /* Parses an ISO-8601 date or date-time; true when valid. */
 bool eng_parse_datetime(const char *s, int64_t *ms);
 bool eng_is_ui(snap_element_kind k);

@@ -296,8 +296,9 @@ static jv *rows_with_selection(const jv *rows, const jv *selected)
     for (size_t i = 0; i < jv_len(rows); i++) {
         jv *r = jv_copy(jv_at(rows, i));
         bool sel = false;
-        for (size_t k = 0; k < jv_len(selected) && !sel; k++)
-            sel = str_eq(obj_key(r), obj_key(jv_at(selected, k)));
+        const char *key = obj_key(r);
+        for (size_t k = 0; key && k < jv_len(selected) && !sel; k++)
+            sel = str_eq(key, obj_key(jv_at(selected, k)));
         jv_set_bool(r, "isSelected", sel);
         jv_push_take(out, r);
     }
@@ -546,6 +547,16 @@ static bool is_objectish(const char *ct)
     return str_ieq(ct, "ContentObject") || str_ieq(ct, "ContentList");
 }
 
+/* Characters (code points) of UTF-8 text. */
+static int64_t utf8_chars(const char *s)
+{
+    int64_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
 /* Checks one text input against its type and the component's rules; NULL when fine, else a
  * message (static or written into msg). */
 static const char *check_text(const jv *comp, const char *ct, const char *s, bool required, char msg[256])
@@ -554,11 +565,9 @@ static const char *check_text(const jv *comp, const char *ct, const char *s, boo
     if (empty)
         return required ? "This field is required." : NULL;
     double d;
-    char *end;
     int64_t t;
     if (str_ieq(ct, "ContentNumber")) {
-        d = strtod(s, &end);
-        if (end == s || *end)
+        if (!eng_parse_number(s, &d))
             return "Enter a number.";
     } else if (str_ieq(ct, "ContentBoolean")) {
         if (!str_ieq(s, "true") && !str_ieq(s, "false"))
@@ -568,7 +577,8 @@ static const char *check_text(const jv *comp, const char *ct, const char *s, boo
             return "Enter a date as YYYY-MM-DD or a date and time as YYYY-MM-DDTHH:MM[:SS][Z].";
     }
     int64_t max = jv_int(jv_get(comp, "maxSize"));
-    if (max > 0 && (int64_t)strlen(s) > max) {
+    int64_t chars = utf8_chars(s);
+    if (max > 0 && chars > max) {
         snprintf(msg, 256, "Enter at most %lld characters.", (long long)max);
         return msg;
     }
@@ -583,13 +593,12 @@ static const char *check_text(const jv *comp, const char *ct, const char *s, boo
         bool bad = false;
         const char *dflt = "The value is not valid.";
         if (str_ieq(type, "minimum") || str_ieq(type, "maximum")) {
-            d = strtod(s, &end);
-            bad = str_ieq(type, "minimum") ? d < limit : d > limit;
+            bad = !eng_parse_number(s, &d) || (str_ieq(type, "minimum") ? d < limit : d > limit);
             dflt = str_ieq(type, "minimum") ? "The value is too small." : "The value is too large.";
         } else if (str_ieq(type, "minLength") || str_ieq(type, "maxLength") || str_ieq(type, "minimumLength") ||
                    str_ieq(type, "maximumLength")) {
             bool min = str_ieq(type, "minLength") || str_ieq(type, "minimumLength");
-            bad = min ? (double)strlen(s) < limit : (double)strlen(s) > limit;
+            bad = min ? (double)chars < limit : (double)chars > limit;
             dflt = min ? "The value is too short." : "The value is too long.";
         } else if (str_ieq(type, "regex") && vs) {
             regex_t re;
