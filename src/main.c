@@ -76,7 +76,8 @@ static void usage_main(FILE *f)
             "  deploy DIR       validate a components folder and deploy it into the data directory\n"
             "  demo             deploy the example components, create the demo user and serve\n"
             "  flow             run the Flow engine only (run API on /api/run/1)\n"
-            "  flow import FILE store a Flow snapshot for a tenant and activate it; prints tenant id and flow id\n"
+            "  flow import FILE store a Flow snapshot or package for a tenant and activate it; prints tenant id and flow id\n"
+            "  flow export ID   print a flow's package (a snapshot without passwords)\n"
             "  tenant add NAME  create a Flow tenant; prints its id\n"
             "  service install URL --tenant NAME  install a Flow Service into a tenant; prints its id\n"
             "  key add --tenant NAME  issue a builder API key (x-boomi-flow-api-key); prints it\n"
@@ -619,9 +620,11 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "flow") == 0) {
         if (argc >= 3 && strcmp(argv[2], "import") == 0)
             return flow_cli_import(argc - 2, argv + 2); /* argv[0] becomes "import" */
+        if (argc >= 3 && strcmp(argv[2], "export") == 0)
+            return flow_cli_export(argc - 2, argv + 2); /* argv[0] becomes "export" */
         if (argc >= 3 && argv[2][0] != '-') {
             fprintf(stderr, "sluice: unknown flow command \"%s\"\nusage: sluice flow [options] | sluice flow import FILE "
-                            "[--tenant NAME] [--data DIR] [--strict]\n", argv[2]);
+                            "[--tenant NAME] [--data DIR] [--strict] | sluice flow export ID [--tenant NAME]\n", argv[2]);
             return 2;
         }
         return cmd_serve(argc, argv, "flow");

@@ -723,3 +723,43 @@ int flowstore_tenant_list(flowstore *fs, jv **tenants, sl_error *err)
 {
     return run(fs, "SELECT id, name, created FROM tenants ORDER BY name", store_params(""), tenants, NULL, err);
 }
+
+/* ---- draw side: deleting and deactivating ---- */
+
+int flowstore_flow_delete(flowstore *fs, const char *tenant_id, const char *flow_id, sl_error *err)
+{
+    int rc = store_tx_begin(fs->db, err);
+    if (rc)
+        return rc;
+    int64_t changes = 0;
+    static const char *const steps[] = {
+        "DELETE FROM states WHERE tenant = ?1 AND flow = ?2",
+        "DELETE FROM activations WHERE tenant = ?1 AND flow = ?2",
+        "DELETE FROM flow_versions WHERE tenant = ?1 AND flow = ?2",
+        "DELETE FROM elements WHERE tenant = ?1 AND flow = ?2",
+    };
+    for (size_t i = 0; !rc && i < sizeof steps / sizeof steps[0]; i++)
+        rc = run(fs, steps[i], store_params("ss", tenant_id, flow_id), NULL, NULL, err);
+    if (!rc)
+        rc = run(fs, "DELETE FROM flows WHERE tenant = ?1 AND id = ?2", store_params("ss", tenant_id, flow_id), NULL,
+                 &changes, err);
+    if (!rc && changes == 0)
+        rc = sl_fail(err, SL_ENOTFOUND, "flowId", "no flow %s", flow_id);
+    if (rc) {
+        store_tx_rollback(fs->db);
+        return rc;
+    }
+    return store_tx_commit(fs->db, err);
+}
+
+int flowstore_flow_deactivate(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version_id,
+                              sl_error *err)
+{
+    int64_t changes = 0;
+    int rc = run(fs, "DELETE FROM activations WHERE tenant = ?1 AND flow = ?2 AND version_id = ?3",
+                 store_params("sss", tenant_id, flow_id, version_id), NULL, &changes, err);
+    if (!rc && changes == 0)
+        rc = sl_fail(err, SL_ENOTFOUND, "versionId", "version %s is not the active version of flow %s", version_id,
+                     flow_id);
+    return rc;
+}

@@ -186,4 +186,15 @@ int flowstore_tenant_list(flowstore *fs, jv **tenants, sl_error *err);
 /* Frees the strings of a state (not the struct itself). */
 void flowstore_state_free(flow_state *st);
 
+/* ---- the draw side: deleting and deactivating (draw.c) ---- */
+
+/* Deletes a flow of tenant_id with everything that hangs off it, in one transaction: its states,
+ * its activation, its versions, its map and group elements and the flow itself (draft
+ * included). SL_ENOTFOUND when the tenant has no such flow. */
+int flowstore_flow_delete(flowstore *fs, const char *tenant_id, const char *flow_id, sl_error *err);
+/* Removes the flow's activation when version_id is the active version (the flow then has no
+ * active version until one is activated). SL_ENOTFOUND when it is not the active one. */
+int flowstore_flow_deactivate(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version_id,
+                              sl_error *err);
+
 #endif

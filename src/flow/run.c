@@ -27,7 +27,7 @@ void run_cors(http_request *req)
     http_add_header(req, "Access-Control-Allow-Origin", origin ? origin : "*");
     http_add_header(req, "Vary", "Origin");
     http_add_header(req, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-    http_add_header(req, "Access-Control-Allow-Headers", "ManyWhoTenant, ManyWhoState, Authorization, Content-Type");
+    http_add_header(req, "Access-Control-Allow-Headers", "ManyWhoTenant, ManyWhoState, Authorization, Content-Type, x-boomi-flow-api-key");
     http_add_header(req, "Access-Control-Max-Age", "600");
 }
 
