@@ -26,6 +26,7 @@
 #include "core/metrics.h"
 #include "core/store.h"
 #include "flow/cli.h"
+#include "flow/demo.h"
 #include "flow/install.h"
 #include "flow/macro.h"
 #include "flow/run.h"
@@ -317,8 +318,21 @@ static void block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static void print_demo(const char *base, const char *token)
+/* The demo flow package, found next to the example components (examples/flows/). */
+static char demo_package[4200];
+
+/* Sets up the Flow side of the demo through the running server (service installed by URL, the
+ * flow package imported) and prints how to reach everything. */
+static void print_demo(flow_engine *f, const char *base, const char *token)
 {
+    flow_demo d = {0};
+    sl_error err = {0};
+    char *svc_url = xasprintf("%s/fs/upload", base);
+    bool flow_ok = f && demo_package[0] && flow_demo_setup(f, "demo", svc_url, "demo", token, demo_package, &d, &err) == 0;
+    free(svc_url);
+    if (f && !flow_ok)
+        fprintf(stderr, "sluice: the demo flow was not set up: %s%s%s\n", err.where[0] ? err.where : "",
+                err.where[0] ? ": " : "", demo_package[0] ? err.msg : "examples/flows/customer-desk.json not found");
     printf("atom: %s/fs/upload\n"
            "console: %s/api/atom/v1/listeners\n"
            "user: demo\n"
@@ -326,7 +340,15 @@ static void print_demo(const char *base, const char *token)
            "try: curl -s -u demo:%s -X POST %s/fs/upload/actions/Greet -H 'Content-Type: application/json' "
            "-d '{\"inputs\":[{\"developerName\":\"Name\",\"contentType\":\"ContentString\",\"contentValue\":\"Ada\"}]}'\n",
            base, base, token, token, base);
+    if (flow_ok)
+        printf("tenant: %s\n"
+               "flow: %s (%s)\n"
+               "key: %s\n"
+               "run: curl -s -X POST %s/api/run/1/state -H 'ManyWhoTenant: %s' -H 'Content-Type: application/json' "
+               "-d '{\"id\":\"%s\"}'\n",
+               d.tenant_id, d.flow_id, d.flow_name, d.api_key, base, d.tenant_id, d.flow_id);
     fflush(stdout);
+    flow_demo_free(&d);
 }
 
 /* Serves until SIGINT/SIGTERM (block_signals must have run first). demo_token: print the demo
@@ -353,7 +375,7 @@ static int serve(const options *o, atom *a, flow_engine *f, const char *banner, 
     if (f)
         flow_engine_set_base_url(f, url);
     if (demo_token)
-        print_demo(url, demo_token);
+        print_demo(f, url, demo_token);
     log_info("sluice", "listening", "url", url, "#port", port, "data", o->data, "mode", banner, NULL);
     if (log_get_level() > LOG_INFO)
         fprintf(stderr, "sluice: listening on %s\n", url);
@@ -567,6 +589,11 @@ static int cmd_demo(int argc, char **argv)
         fprintf(stderr, "sluice: cannot find the example components; pass --examples DIR\n");
         return 1;
     }
+    if (snprintf(demo_package, sizeof demo_package, "%s/../flows/customer-desk.json", dir) >= (int)sizeof demo_package)
+        demo_package[0] = 0;
+    struct stat pst;
+    if (stat(demo_package, &pst) != 0)
+        demo_package[0] = 0;
     sigset_t set;
     block_signals(&set);
     atom *a = open_atom(&o, true);

@@ -698,7 +698,9 @@ int page_apply_inputs(engine_run *run, const snap_map_element *el, const jv *inp
             jv_free(v);
             continue;
         }
-        if (!f.editable || !f.enabled) { /* read-only components never write */
+        /* disabled components never write; read-only ones still save a selection (a table that
+         * is not editable still has rows to pick) */
+        if (!f.enabled || (!f.editable && !is_objectish(ct))) {
             jv_free(v);
             continue;
         }

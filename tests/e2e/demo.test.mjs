@@ -1,6 +1,7 @@
 // `sluice demo`: deploys examples/upload, creates the user "demo", prints how to reach it, serves.
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import * as k from './flowkit.mjs';
 import {
   assertProblem, basicAuth, ev, hook, it, mobject, output, poll, prop, propOf, serviceRequest, startServer,
 } from './helpers.mjs';
@@ -133,5 +134,60 @@ describe('sluice demo', () => {
     const l = await srv.post('/fs/upload/file', { resourcePath: 'upload', listFilter: { search: 'hello' } }, { auth: basicAuth(user, token) });
     assert.equal(l.status, 200, l.text);
     assert.equal(l.json.objectData.length, 1);
+  });
+
+  it('installs its Flow Service into the demo tenant by URL and imports the demo flow, which runs end to end', async () => {
+    const tenant = /^tenant: (\S+)$/m.exec(srv.stdoutText)?.[1];
+    const flow = /^flow: (\S+) \(Customer desk\)$/m.exec(srv.stdoutText)?.[1];
+    const key = /^key: (\S+)$/m.exec(srv.stdoutText)?.[1];
+    assert.ok(tenant && flow && key, srv.stdoutText);
+    // the installed service points at this Atom, with the demo user's credentials
+    const svc = await fetch(`${srv.url}/api/draw/1/element/service`, { headers: { ManyWhoTenant: tenant, 'x-boomi-flow-api-key': key } })
+      .then((r) => r.json());
+    assert.equal(svc.length, 1);
+    assert.equal(svc[0].uri, `${srv.url}/fs/upload`);
+    assert.equal(svc[0].httpAuthenticationUsername, 'demo');
+    const c = new k.RunClient(srv.url, tenant);
+    let r = await c.start(flow);
+    assert.equal(k.mer(r).developerName, 'Welcome');
+    const nameComp = r.mapElementInvokeResponses[0].pageResponse.pageComponentResponses.find((x) => x.developerName === 'Your name');
+    let x = await c.invoke(r, { outcome: k.outcomeId(r, 'Start'), inputs: [{ pageComponentId: nameComp.id, contentValue: 'Grace' }] });
+    assert.equal(x.status, 200, x.text);
+    r = x.json;
+    assert.equal(k.mer(r).developerName, 'Files');
+    const hello = r.mapElementInvokeResponses[0].pageResponse.pageComponentDataResponses.find((d) => /Hello/.test(d.content ?? ''));
+    assert.equal(hello.content, '<p>Hello, Grace!</p>', 'the message step called Greet on the Atom');
+    const uploads = r.mapElementInvokeResponses[0].pageResponse.pageComponentDataResponses.filter((d) => d.fileDataRequest);
+    assert.equal(uploads.length, 2);
+    assert.equal(uploads[0].fileDataRequest.serviceElementId, svc[0].id, 'bound to the installed service');
+    x = await c.invoke(r, { outcome: k.outcomeId(r, 'Customers') });
+    r = x.json;
+    assert.equal(k.mer(r).developerName, 'Customers');
+    const table = r.mapElementInvokeResponses[0].pageResponse.pageComponentDataResponses.find((d) => d.objectDataRequest);
+    assert.equal(table.objectDataRequest.objectDataType.developerName, 'customers');
+    // a row as the service gives it, chosen with the row outcome "Edit"
+    const rows = await srv.post('/fs/upload/data', { ...table.objectDataRequest, listFilter: { limit: 3, orderByPropertyDeveloperName: 'id', orderByDirectionType: 'ASC' } }, { auth: basicAuth(user, token) });
+    const row = rows.json.objectData[1];
+    const tableId = r.mapElementInvokeResponses[0].pageResponse.pageComponentResponses.find((p) => p.componentType === 'TABLE').id;
+    x = await c.invoke(r, { outcome: k.outcomeId(r, 'Edit'), inputs: [{ pageComponentId: tableId, contentValue: null, objectData: [{ ...row, isSelected: true }] }] });
+    r = x.json;
+    assert.equal(k.mer(r).developerName, 'Edit customer');
+    const comps = r.mapElementInvokeResponses[0].pageResponse.pageComponentResponses;
+    const data = r.mapElementInvokeResponses[0].pageResponse.pageComponentDataResponses;
+    const cid = (n) => comps.find((p) => p.developerName === n).id;
+    assert.equal(data.find((d) => d.pageComponentId === cid('Name')).contentValue, propOf(row, 'name').contentValue);
+    // a bad email is refused by the page's validation, nothing changes
+    x = await c.invoke(r, { outcome: k.outcomeId(r, 'Save'), inputs: [{ pageComponentId: cid('Email'), contentValue: 'not an email' }] });
+    assert.equal(x.json.stateToken, r.stateToken);
+    assert.equal(x.json.mapElementInvokeResponses[0].pageResponse.pageComponentDataResponses.find((d) => d.pageComponentId === cid('Email')).validationMessage,
+      'Enter an email address like name@example.org.');
+    x = await c.invoke(r, { outcome: k.outcomeId(r, 'Save'), inputs: [{ pageComponentId: cid('City'), contentValue: 'Galway' }] });
+    r = x.json;
+    assert.equal(k.mer(r).developerName, 'Customers', JSON.stringify(r.mapElementInvokeResponses[0].rootFaults));
+    const after = await srv.post('/fs/upload/data', { objectDataType: { developerName: 'customers' }, listFilter: { id: row.externalId } }, { auth: basicAuth(user, token) });
+    assert.equal(propOf(after.json.objectData[0], 'city').contentValue, 'Galway', 'saved through the data action');
+    x = await c.invoke(r, { outcome: k.outcomeId(r, 'Finish') });
+    assert.equal(x.json.invokeType, 'DONE');
+    assert.equal(k.stepContent(x.json), '<p>Thank you, Grace. That is the whole demo.</p>');
   });
 });
