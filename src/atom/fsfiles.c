@@ -176,8 +176,10 @@ typedef struct upload {
 static int up_part(void *ctx, const multipart_part *p)
 {
     upload *u = ctx;
-    bool json = (p->content_type && str_starts(p->content_type, "application/json")) ||
-                (!p->filename && (str_ieq(p->name, "FileDataRequest") || str_ieq(p->name, "fileDataRequest")));
+    /* the FileDataRequest part: so named (browsers give Blob parts a filename "blob"), or JSON
+     * without a filename; any other part with a filename is a file, even an uploaded data.json */
+    bool named = str_ieq(p->name, "FileDataRequest");
+    bool json = named || (!p->filename && p->content_type && str_starts(p->content_type, "application/json"));
     if (json) {
         u->in_json = true;
         return 0;

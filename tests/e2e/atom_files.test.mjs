@@ -81,6 +81,13 @@ describe('file resources', () => {
     assert.equal((await fetch(expired)).status, 403);
   });
 
+  it('a JSON file is a file: only the part named FileDataRequest is the request', async () => {
+    const r = await upload(form({ resourcePath: 'uploads' }, 'data.json', 'application/json', '{"a":1}'));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(propOf(r.json.objectData[0], 'Name'), 'data.json');
+    assert.equal(propOf(r.json.objectData[0], 'Mime Type'), 'application/json');
+  });
+
   it('stores files under generated ids only: traversal attempts go nowhere', async () => {
     const r = await upload(form({ resourcePath: 'uploads' }, '../../etc/passwd', 'text/plain', Buffer.from('x')));
     assert.equal(r.status, 200, r.text);
