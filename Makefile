@@ -40,7 +40,7 @@ unit:
 # API tests, then the conformance replays (public fixtures from ../shared/conformance; each suite
 # says it was skipped when they are absent).
 e2e:
-	SLUICE_BIN=$(abspath $(BUILD)/sluice) node --test tests/e2e/ tests/conformance/
+	SLUICE_BIN=$(abspath $(BUILD)/sluice) node --test tests/e2e/ tests/conformance/ tests/browser/
 
 # Unit tests and fuzz-corpus replays again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # then the API tests against the sanitized binary.
@@ -49,7 +49,7 @@ asan:
 	@ninja -C $(ASAN_BUILD)
 	$(call with_pg,ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  SLUICE_BIN=$(abspath $(ASAN_BUILD)/sluice) node --test tests/e2e/ tests/conformance/
+	  SLUICE_BIN=$(abspath $(ASAN_BUILD)/sluice) node --test tests/e2e/ tests/conformance/ tests/browser/
 
 # libFuzzer targets (clang). Run one with: build-fuzz/fuzz_profile tests/fuzz/corpus/fuzz_profile
 fuzz:

@@ -6,7 +6,7 @@ mode=${1:-check}
 pkgs=(build-essential cmake ninja-build pkg-config libmicrohttpd-dev libcurl4-openssl-dev
       libjansson-dev libsqlite3-dev libpq-dev liblua5.4-dev duktape-dev sqlite3 curl)
 case "$mode" in
-  check) pkgs+=(libcmocka-dev clang libclang-rt-14-dev nodejs npm postgresql) ;;
+  check) pkgs+=(libcmocka-dev clang libclang-rt-14-dev nodejs npm postgresql chromium) ;;
   bench) pkgs+=(wrk nginx-light) ;;
   build) ;;
   *) echo "usage: $0 [build|check|bench]" >&2; exit 2 ;;

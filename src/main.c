@@ -22,6 +22,7 @@
 
 #include "atom/atom.h"
 #include "core/http_server.h"
+#include "core/http_static.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/store.h"
@@ -38,6 +39,7 @@ typedef struct options {
     const char *data;
     const char *deploy;
     const char *examples;
+    const char *web;
     size_t max_request_bytes;
     unsigned workers;
     unsigned http_threads;
@@ -47,6 +49,7 @@ typedef struct options {
 } options;
 
 typedef struct server_ctx {
+    const char *web;    /* the web folder (player, console), NULL when none was found */
     atom *atom;         /* NULL when only the Flow engine runs */
     flow_engine *flow;  /* NULL when only the Atom runs */
     int64_t started_ms;
@@ -63,6 +66,7 @@ static const char common_help[] =
     "  --log-level LEVEL         debug, info, warn, error or off (default info)\n"
     "  --callback-backoff-ms N   first retry delay of WAIT callbacks, doubled per attempt (default 500)\n"
     "  --flow-done-ttl SECONDS   Flow states that ended are deleted after this long (default 86400)\n"
+    "  --web DIR                 the web folder: player and console (default: ./web, else the source tree's)\n"
     "  -h, --help                this help\n";
 
 static void usage_main(FILE *f)
@@ -139,6 +143,9 @@ static int parse_options(int argc, char **argv, int start, options *o, const cha
         } else if (strcmp(a, "--examples") == 0) {
             NEEDVAL();
             o->examples = val;
+        } else if (strcmp(a, "--web") == 0) {
+            NEEDVAL();
+            o->web = val;
         } else if (strcmp(a, "--max-request-bytes") == 0) {
             NEEDVAL();
             if (parse_size(val, &o->max_request_bytes)) {
@@ -265,6 +272,34 @@ static void not_found(http_request *req)
     jv_free(p);
 }
 
+/* The browser side: /play/<tenant>/<flow> (the player page), /admin (the console), /web/...
+ * (their files), / (to the console). */
+static bool is_web(const char *path)
+{
+    return strcmp(path, "/") == 0 || str_starts(path, "/play/") || strcmp(path, "/admin") == 0 ||
+           str_starts(path, "/admin/") || str_starts(path, "/web/") || strcmp(path, "/favicon.ico") == 0;
+}
+
+static void serve_web(server_ctx *s, http_request *req)
+{
+    if (!s->web) {
+        not_found(req);
+        return;
+    }
+    if (strcmp(req->path, "/") == 0) {
+        http_add_header(req, "Location", "/admin");
+        http_respond(req, 302, "text/plain", "", 0);
+    } else if (str_starts(req->path, "/play/")) {
+        http_static_serve(req, s->web, "player/index.html", 0);
+    } else if (strcmp(req->path, "/admin") == 0 || str_starts(req->path, "/admin/")) {
+        http_static_serve(req, s->web, "admin/index.html", 0);
+    } else if (strcmp(req->path, "/favicon.ico") == 0) {
+        http_static_serve(req, s->web, "favicon.svg", 3600);
+    } else {
+        http_static_serve(req, s->web, req->path + strlen("/web/"), 0);
+    }
+}
+
 static void on_headers(void *ctx, http_request *req)
 {
     server_ctx *s = ctx;
@@ -279,7 +314,10 @@ static void on_headers(void *ctx, http_request *req)
     /* Everything else is answered in on_request: answering on the first libmicrohttpd call
      * would close the connection instead of keeping it alive. */
     req->max_body = 64 * 1024; /* read (and ignore) a small body so the answer is 404, not 413 */
-    req->route = strcmp(req->path, "/healthz") == 0 ? "healthz" : strcmp(req->path, "/metrics") == 0 ? "metrics" : "other";
+    req->route = strcmp(req->path, "/healthz") == 0   ? "healthz"
+                 : strcmp(req->path, "/metrics") == 0 ? "metrics"
+                 : is_web(req->path)                  ? "web"
+                                                      : "other";
 }
 
 static void on_request(void *ctx, http_request *req)
@@ -289,6 +327,8 @@ static void on_request(void *ctx, http_request *req)
         atom_on_request(s->atom, req);
     } else if (s->flow && flow_owns(req->path)) {
         flow_on_request(s->flow, req);
+    } else if (is_web(req->path) && (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)) {
+        serve_web(s, req);
     } else if (strcmp(req->path, "/healthz") == 0) {
         char *body = xasprintf("{\"status\":\"ok\",\"version\":\"%s\",\"deployment\":%lld,\"uptimeMs\":%lld,"
                                "\"atom\":%s,\"flow\":%s}",
@@ -316,6 +356,21 @@ static void block_signals(sigset_t *set)
     sigaddset(set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* The web folder: --web, else ./web, else the source tree's (when run from a build). */
+static const char *find_web(const options *o)
+{
+    if (o->web)
+        return o->web;
+    const char *candidates[] = {"web/player", SLUICE_SOURCE_DIR "/web/player", NULL};
+    const char *roots[] = {"web", SLUICE_SOURCE_DIR "/web", NULL};
+    for (size_t i = 0; candidates[i]; i++) {
+        struct stat st;
+        if (stat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return roots[i];
+    }
+    return NULL;
 }
 
 /* The demo flow package, found next to the example components (examples/flows/). */
@@ -356,7 +411,7 @@ static void print_demo(flow_engine *f, const char *base, const char *token)
 static int serve(const options *o, atom *a, flow_engine *f, const char *banner, sigset_t *set,
                  const char *demo_token)
 {
-    server_ctx ctx = {.atom = a, .flow = f, .started_ms = now_ms()};
+    server_ctx ctx = {.atom = a, .flow = f, .started_ms = now_ms(), .web = find_web(o)};
     http_server_config hc = {.listen = o->listen, .threads = o->http_threads, .on_headers = on_headers,
                              .on_request = on_request, .ctx = &ctx};
     http_server *srv = NULL;
