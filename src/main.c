@@ -363,11 +363,11 @@ static const char *find_web(const options *o)
 {
     if (o->web)
         return o->web;
-    const char *candidates[] = {"web/player", SLUICE_SOURCE_DIR "/web/player", NULL};
+    const char *candidates[] = {"web/style.css", SLUICE_SOURCE_DIR "/web/style.css", NULL};
     const char *roots[] = {"web", SLUICE_SOURCE_DIR "/web", NULL};
     for (size_t i = 0; candidates[i]; i++) {
         struct stat st;
-        if (stat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode))
+        if (stat(candidates[i], &st) == 0 && S_ISREG(st.st_mode))
             return roots[i];
     }
     return NULL;

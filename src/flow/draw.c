@@ -985,6 +985,85 @@ static void flow_route(draw_ctx *c)
     }
 }
 
+/* States for operators: GET /api/draw/1/state[?flow=&status=&limit=&offset=],
+ * GET /api/draw/1/state/{id} (row + the engine's blob + the current element), DELETE …/{id}. */
+static void state_route(draw_ctx *c)
+{
+    sl_error err = {0};
+    if (c->nseg == 4 && is_method(c, "GET")) {
+        const char *lim = http_query(c->req, "limit"), *off = http_query(c->req, "offset");
+        jv *rows = NULL;
+        if (flowstore_state_list(c->e->fs, c->tenant, http_query(c->req, "flow"), http_query(c->req, "status"),
+                                 lim ? atoll(lim) : 100, off ? atoll(off) : 0, &rows, &err) != 0) {
+            run_problem(c->req, 500, NULL, "cannot list states: %s", err.msg);
+            return;
+        }
+        run_respond(c->req, 200, rows);
+        return;
+    }
+    if (c->nseg != 5) {
+        not_found(c);
+        return;
+    }
+    const char *id = c->seg[4];
+    if (is_method(c, "DELETE")) {
+        int rc = flowstore_state_delete(c->e->fs, c->tenant, id, &err);
+        if (rc) {
+            run_problem(c->req, rc == SL_ENOTFOUND ? 404 : 500, "id", "%s", err.msg);
+            return;
+        }
+        run_cors(c->req);
+        http_respond(c->req, 204, "application/json", "", 0);
+        return;
+    }
+    if (!is_method(c, "GET")) {
+        method_not_allowed(c);
+        return;
+    }
+    flow_state st;
+    int rc = flowstore_state_get(c->e->fs, c->tenant, id, &st, &err);
+    if (rc) {
+        run_problem(c->req, rc == SL_ENOTFOUND ? 404 : 500, "id", "%s", err.msg);
+        return;
+    }
+    jv *r = jv_new_object();
+    jv_set_str(r, "id", st.id);
+    jv_set_str(r, "flowId", st.flow_id);
+    jv_set_str(r, "versionId", st.version_id);
+    jv_set_str(r, "currentMapElementId", st.current_element);
+    jv_set_str(r, "status", st.status);
+    jv_set_int(r, "version", st.version);
+    jv_set_int(r, "created", st.created);
+    jv_set_int(r, "updated", st.updated);
+    jv *blob = jv_parse(st.json, strlen(st.json), &err);
+    const flow_snapshot *snap = run_snapshot(c->e, c->tenant, st.version_id, &err);
+    if (snap && st.current_element) {
+        const snap_map_element *el = snapshot_map_element(snap, st.current_element);
+        if (el) {
+            jv_set_str(r, "currentElementName", el->developer_name);
+            jv_set_str(r, "currentElementType", el->element_type);
+        }
+        jv_set_str(r, "flowName", snap->name);
+    }
+    /* values by developerName for people, not ids */
+    jv *values = jv_new_object();
+    for (size_t i = 0; snap && i < snap->n_elements[SNAP_SET_VALUE]; i++) {
+        const snap_element *v = &snap->elements[SNAP_SET_VALUE][i];
+        jv *ref = jv_new_object();
+        jv_set_str(ref, "id", v->id);
+        jv *val = engine_value_get(snap, blob, ref);
+        jv_free(ref);
+        if (val && v->developer_name[0])
+            jv_set_take(values, v->developer_name, val);
+        else
+            jv_free(val);
+    }
+    jv_set_take(r, "values", values);
+    jv_set_take(r, "state", blob ? blob : jv_new_null());
+    flowstore_state_free(&st);
+    run_respond(c->req, 200, r);
+}
+
 static void route(draw_ctx *c)
 {
     size_t n = c->nseg;
@@ -1001,6 +1080,8 @@ static void route(draw_ctx *c)
             element_route(c, c->seg[4], NULL, n == 6 ? c->seg[5] : NULL);
         else if (seg_is(c, 3, "atom") && (n == 4 || n == 5))
             atom_route(c);
+        else if (seg_is(c, 3, "state") && (n == 4 || n == 5))
+            state_route(c);
         else
             not_found(c);
     } else if (n >= 4 && seg_is(c, 0, "api") && seg_is(c, 1, "package") && seg_is(c, 2, "1") &&

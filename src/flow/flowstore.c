@@ -763,3 +763,22 @@ int flowstore_flow_deactivate(flowstore *fs, const char *tenant_id, const char *
                      flow_id);
     return rc;
 }
+
+/* ---- states for operators (the console) ---- */
+
+int flowstore_state_list(flowstore *fs, const char *tenant_id, const char *flow_id, const char *status, int64_t limit,
+                         int64_t offset, jv **states, sl_error *err)
+{
+    if (limit <= 0 || limit > 1000)
+        limit = 100;
+    if (offset < 0)
+        offset = 0;
+    return run(fs,
+               "SELECT s.id, s.flow AS flowId, f.developer_name AS flowName, s.version_id AS versionId,"
+               " s.current_element AS currentMapElementId, s.status, s.version, s.created, s.updated,"
+               " json_extract(s.json, '$.parent') AS parentStateId"
+               " FROM states s LEFT JOIN flows f ON f.tenant = s.tenant AND f.id = s.flow"
+               " WHERE s.tenant = ?1 AND (?2 IS NULL OR s.flow = ?2) AND (?3 IS NULL OR s.status = ?3)"
+               " ORDER BY s.updated DESC, s.id LIMIT ?4 OFFSET ?5",
+               store_params("sssii", tenant_id, flow_id, status, limit, offset), states, NULL, err);
+}

@@ -183,6 +183,12 @@ int flowstore_flow_versions(flowstore *fs, const char *tenant_id, const char *fl
 /* [{id, name, created}] */
 int flowstore_tenant_list(flowstore *fs, jv **tenants, sl_error *err);
 
+/* A tenant's states, newest update first (optionally one flow's, one status's): [{id, flowId,
+ * flowName, versionId, currentMapElementId, status, version, created, updated, parentStateId}].
+ * limit 1..1000 (default 100). */
+int flowstore_state_list(flowstore *fs, const char *tenant_id, const char *flow_id, const char *status, int64_t limit,
+                         int64_t offset, jv **states, sl_error *err);
+
 /* Frees the strings of a state (not the struct itself). */
 void flowstore_state_free(flow_state *st);
 
