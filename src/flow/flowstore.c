@@ -419,6 +419,28 @@ int flowstore_version_snapshot(flowstore *fs, const char *tenant_id, const char 
     return 0;
 }
 
+int flowstore_flow_version_id(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version,
+                              char version_id_out[37], sl_error *err)
+{
+    int rc;
+    jv *r = (!version || !*version)
+                ? row(fs, "SELECT version_id AS id FROM activations WHERE tenant = ?1 AND flow = ?2",
+                      store_params("ss", tenant_id, flow_id), &rc, err)
+                : row(fs,
+                      "SELECT id FROM flow_versions WHERE tenant = ?1 AND flow = ?2"
+                      " AND (id = ?3 OR snapshot_version_id = ?3) ORDER BY (id = ?3) DESC, version DESC LIMIT 1",
+                      store_params("sss", tenant_id, flow_id, version), &rc, err);
+    if (rc)
+        return rc;
+    if (!r)
+        return (!version || !*version)
+                   ? sl_fail(err, SL_ENOTFOUND, "flowId", "no active version of flow %s", flow_id)
+                   : sl_fail(err, SL_ENOTFOUND, "flowId", "flow %s has no version %s", flow_id, version);
+    str_copy(version_id_out, jv_get_str(r, "id"), 37);
+    jv_free(r);
+    return 0;
+}
+
 int flowstore_flow_version(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version,
                            char **snapshot_json, char version_id_out[37], sl_error *err)
 {

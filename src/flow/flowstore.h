@@ -134,6 +134,10 @@ int flowstore_version_snapshot(flowstore *fs, const char *tenant_id, const char 
 int flowstore_flow_version(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version,
                            char **snapshot_json, char version_id_out[37], sl_error *err);
 
+/* As flowstore_flow_version without reading the snapshot: only our version id. */
+int flowstore_flow_version_id(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version,
+                              char version_id_out[37], sl_error *err);
+
 /* The id (malloc'd) of the newest flow called name in the tenant; SL_ENOTFOUND otherwise. */
 int flowstore_flow_by_name(flowstore *fs, const char *tenant_id, const char *name, char **flow_id, sl_error *err);
 

@@ -156,7 +156,7 @@ static int resolve(flow_engine *e, http_request *req, const char *tenant, const 
     memset(c, 0, sizeof *c);
     sl_error err = {0};
     char where[96];
-    int rc = flowstore_tenant_exists(e->fs, tenant, &err);
+    int rc = run_tenant_check(e, tenant, &err);
     if (rc) {
         if (rc == SL_ENOTFOUND)
             run_problem(req, 404, "ManyWhoTenant", "no tenant %s on this engine", tenant);

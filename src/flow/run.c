@@ -132,6 +132,26 @@ typedef struct svc_ctx {
     flow_engine *e;
 } svc_ctx;
 
+int run_tenant_check(flow_engine *e, const char *tenant, sl_error *err)
+{
+    /* tenants are never deleted, so a tenant seen once is remembered (a small, bounded set) */
+    pthread_mutex_lock(&e->mu);
+    for (size_t i = 0; i < e->ntenants; i++)
+        if (strcmp(e->tenants[i], tenant) == 0) {
+            pthread_mutex_unlock(&e->mu);
+            return 0;
+        }
+    pthread_mutex_unlock(&e->mu);
+    int rc = flowstore_tenant_exists(e->fs, tenant, err);
+    if (rc == 0 && strlen(tenant) < 37) {
+        pthread_mutex_lock(&e->mu);
+        if (e->ntenants < RUN_TENANT_CACHE)
+            str_copy(e->tenants[e->ntenants++], tenant, 37);
+        pthread_mutex_unlock(&e->mu);
+    }
+    return rc;
+}
+
 void run_http(flow_engine *e, const run_http_req *rq, engine_service_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -403,14 +423,12 @@ static void start_child(job *j, loaded *l, engine_run *run, int depth)
         run_problem(j->req, 500, "subflow", "the state entered a sub-flow element without a flowId");
         return;
     }
-    char *json = NULL;
     char vid[37];
-    if (flowstore_flow_version(j->e->fs, j->tenant, fid, ver, &json, vid, &err) != 0) {
+    if (flowstore_flow_version_id(j->e->fs, j->tenant, fid, ver, vid, &err) != 0) {
         run_problem(j->req, 422, "subflow", "the sub-flow element names flow %s, which this tenant cannot run: %s", fid,
                 err.msg);
         return;
     }
-    free(json);
     const flow_snapshot *cs = run_snapshot(j->e, j->tenant, vid, &err);
     jv *cblob = NULL;
     if (!cs || engine_subflow_child(l->snap, l->blob, cs, &cblob, &err) != 0) {
@@ -550,13 +568,11 @@ static int create_state(job *j, const char *flow_id, const char *version, const 
 {
     memset(l, 0, sizeof *l);
     sl_error err = {0};
-    char *json = NULL;
     char vid[37];
-    if (flowstore_flow_version(j->e->fs, j->tenant, flow_id, version, &json, vid, &err) != 0) {
+    if (flowstore_flow_version_id(j->e->fs, j->tenant, flow_id, version, vid, &err) != 0) {
         run_problem(j->req, 404, "flowId", "%s", err.msg);
         return SL_ENOTFOUND;
     }
-    free(json);
     l->snap = run_snapshot(j->e, j->tenant, vid, &err);
     if (!l->snap) {
         run_problem(j->req, 500, "flowId", "%s", err.msg);
@@ -905,7 +921,7 @@ static void job_run(void *arg)
 {
     job *j = arg;
     sl_error err = {0};
-    if (j->kind != R_RESPONSE && j->kind != R_CUSTOM && flowstore_tenant_exists(j->e->fs, j->tenant, &err) != 0) {
+    if (j->kind != R_RESPONSE && j->kind != R_CUSTOM && run_tenant_check(j->e, j->tenant, &err) != 0) {
         run_problem(j->req, 404, "ManyWhoTenant", "no tenant %s on this engine", j->tenant);
         free(j);
         return;

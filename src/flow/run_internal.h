@@ -20,6 +20,8 @@ typedef struct snap_cache_entry {
     flow_snapshot *snap;
 } snap_cache_entry;
 
+#define RUN_TENANT_CACHE 256
+
 struct flow_engine {
     flow_engine_config cfg;
     flowstore *fs;
@@ -30,6 +32,8 @@ struct flow_engine {
     char *callback_uri;
     pthread_mutex_t mu;
     snap_cache_entry *cache; /* every version a state has run (versions are few and immutable) */
+    char tenants[RUN_TENANT_CACHE][37]; /* tenants known to exist (under mu) */
+    size_t ntenants;
     size_t ncache, cap;
     atomic_bool stopping;
     pthread_t cleaner;
@@ -67,6 +71,9 @@ typedef struct run_http_req {
 /* Fills res: status (0 = no answer, error says why) and the parsed JSON body (owned by res:
  * jv_free(res->body)). */
 void run_http(flow_engine *e, const run_http_req *rq, engine_service_result *res);
+
+/* 0 when the tenant exists (remembered once seen), else SL_ENOTFOUND. */
+int run_tenant_check(flow_engine *e, const char *tenant, sl_error *err);
 
 /* Suspends req and runs fn(arg) on the engine's workers; on refusal answers 503 itself and
  * returns nonzero (then fn never runs: free arg). */
