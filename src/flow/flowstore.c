@@ -804,3 +804,26 @@ int flowstore_state_list(flowstore *fs, const char *tenant_id, const char *flow_
                " ORDER BY s.updated DESC, s.id LIMIT ?4 OFFSET ?5",
                store_params("sssii", tenant_id, flow_id, status, limit, offset), states, NULL, err);
 }
+
+int flowstore_state_insert(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version_id,
+                           const char *state_id, const char *current_element, const char *status, const char *json,
+                           const char *wait_token, char token_out[37], sl_error *err)
+{
+    char token[37];
+    uuid_v4(token);
+    int64_t now = now_ms(), changes = 0;
+    int rc = run(fs,
+                 "INSERT INTO states(" STATE_COLUMNS ", wait_token)"
+                 " SELECT ?1, tenant, flow, id, ?5, ?6, 1, ?7, ?8, ?9, ?9, ?10 FROM flow_versions"
+                 " WHERE id = ?4 AND tenant = ?2 AND flow = ?3",
+                 store_params("ssssssssis", state_id, tenant_id, flow_id, version_id, current_element, token,
+                              status ? status : FLOW_STATE_IN_PROGRESS, json ? json : "{}", now, wait_token),
+                 NULL, &changes, err);
+    if (rc)
+        return rc;
+    if (changes == 0)
+        return sl_fail(err, SL_ENOTFOUND, "state", "version %s is not a version of flow %s", version_id, flow_id);
+    if (token_out)
+        memcpy(token_out, token, 37);
+    return 0;
+}

@@ -87,6 +87,13 @@ int flowstore_flow_version_count(flowstore *fs, const char *tenant_id, const cha
 int flowstore_state_create(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version_id,
                            const char *current_element, const char *json, flow_state *out, sl_error *err);
 
+/* Creates a state with a given id (a fresh UUID the caller made), already past its first run:
+ * version 1, status, current element, JSON and wait token as given; a new token into token_out.
+ * SL_ENOTFOUND when the version is not this tenant's flow's. */
+int flowstore_state_insert(flowstore *fs, const char *tenant_id, const char *flow_id, const char *version_id,
+                           const char *state_id, const char *current_element, const char *status, const char *json,
+                           const char *wait_token, char token_out[37], sl_error *err);
+
 /* Reads a state of tenant_id: 0 with *out filled, or SL_ENOTFOUND (also for another tenant's
  * state). */
 int flowstore_state_get(flowstore *fs, const char *tenant_id, const char *state_id, flow_state *out,

@@ -286,6 +286,7 @@ typedef struct loaded {
     flow_state st;
     const flow_snapshot *snap;
     jv *blob;
+    bool fresh; /* not stored yet: the first commit inserts it (a new state and its first run in one) */
 } loaded;
 
 static void loaded_free(loaded *l)
@@ -339,9 +340,17 @@ static int commit(job *j, loaded *l)
     const char *wait_token = str_ieq(engine_state_invoke_type(l->blob), "WAIT")
                                  ? jv_get_str(jv_get(l->blob, "wait"), "token")
                                  : NULL;
-    int rc = flowstore_state_update_wait(j->e->fs, l->st.id, l->st.version, text, jv_get_str(l->blob, "current"),
-                                         status_of(l->blob), wait_token, token, &err);
+    int rc = l->fresh ? flowstore_state_insert(j->e->fs, j->tenant, l->st.flow_id, l->st.version_id, l->st.id,
+                                               jv_get_str(l->blob, "current"), status_of(l->blob), text, wait_token,
+                                               token, &err)
+                      : flowstore_state_update_wait(j->e->fs, l->st.id, l->st.version, text,
+                                                    jv_get_str(l->blob, "current"), status_of(l->blob), wait_token,
+                                                    token, &err);
     free(text);
+    if (!rc && l->fresh) {
+        l->fresh = false;
+        l->st.version = 0; /* becomes 1 below */
+    }
     if (rc == SL_ESTATE) {
         run_problem(j->req, 409, "stateToken",
                 "state %s was changed by another request meanwhile; nothing was saved from this one: rejoin the state "
@@ -475,9 +484,20 @@ static void settle(job *j, loaded *l, engine_run *run, engine_outcome oc, const 
         return;
     }
     if (oc == ENGINE_FAULT || oc == ENGINE_INVALID) {
-        /* Commit nothing: show the stored state (with the faults or the validation). */
+        /* Commit nothing: show the stored state (with the faults or the validation). A new
+         * state is stored as it was created, so the person can retry. */
         sl_error err = {0};
         jv *stored = jv_parse(l->st.json, strlen(l->st.json), &err);
+        if (l->fresh) {
+            jv *run_blob = l->blob;
+            l->blob = stored;
+            int rc = commit(j, l);
+            l->blob = run_blob;
+            if (rc) {
+                jv_free(stored);
+                return;
+            }
+        }
         engine_run show = *run;
         show.state = stored;
         jv *r = response_for(j, l, &show, oc == ENGINE_INVALID ? "FORWARD" : NULL);
@@ -492,7 +512,7 @@ static void settle(job *j, loaded *l, engine_run *run, engine_outcome oc, const 
         start_child(j, l, run, depth);
         return;
     }
-    if (changed && commit(j, l) != 0)
+    if ((changed || l->fresh) && commit(j, l) != 0)
         return;
     if (oc == ENGINE_DONE && changed && jv_get_str(l->blob, "parent")) {
         /* the child has just ended: hand its outputs to the parent and carry on there */
@@ -564,7 +584,7 @@ static jv *parse_body(job *j)
 }
 
 /* Creates a state for flow (id or name) at version; answers on failure. */
-static int create_state(job *j, const char *flow_id, const char *version, const jv *inputs, loaded *l)
+static int create_state(job *j, const char *flow_id, const char *version, const jv *inputs, bool insert, loaded *l)
 {
     memset(l, 0, sizeof *l);
     sl_error err = {0};
@@ -588,6 +608,17 @@ static int create_state(job *j, const char *flow_id, const char *version, const 
         return SL_EINVAL;
     }
     char *text = jv_dumps(l->blob);
+    if (!insert) { /* stored by the first commit, with its first run */
+        uuid_v4(l->st.id);
+        str_copy(l->st.tenant, j->tenant, sizeof l->st.tenant);
+        l->st.flow_id = xstrdup(l->snap->id);
+        l->st.version_id = xstrdup(vid);
+        l->st.current_element = xstrdup(jv_get_str(l->blob, "current"));
+        l->st.status = xstrdup(FLOW_STATE_IN_PROGRESS);
+        l->st.json = text;
+        l->fresh = true;
+        return 0;
+    }
     int rc = flowstore_state_create(j->e->fs, j->tenant, l->snap->id, vid, jv_get_str(l->blob, "current"), text,
                                     &l->st, &err);
     free(text);
@@ -620,7 +651,7 @@ static void h_init(job *j)
             return;
         }
     }
-    if (create_state(j, fid ? fid : init.flow_id, init.version_id, init.inputs, &l) != 0) {
+    if (create_state(j, fid ? fid : init.flow_id, init.version_id, init.inputs, j->kind == R_INIT, &l) != 0) {
         free(fid);
         jv_free(b);
         return;
