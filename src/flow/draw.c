@@ -465,6 +465,22 @@ static int save_install_types(draw_ctx *c, jv *svc, sl_error *err)
     return rc;
 }
 
+/* Services keep their password in the store (the engine needs it), but the draw API never gives
+ * it back: answers carry null, and a service saved without one keeps the stored one. */
+static jv *redact(const package_kind *k, jv *v)
+{
+    if (strcmp(k->kind, "service") != 0)
+        return v;
+    if (jv_is_array(v)) {
+        for (size_t i = 0; i < jv_len(v); i++)
+            if (jv_get(jv_at(v, i), "httpAuthenticationPassword"))
+                jv_set_null(jv_at(v, i), "httpAuthenticationPassword");
+    } else if (jv_get(v, "httpAuthenticationPassword")) {
+        jv_set_null(v, "httpAuthenticationPassword");
+    }
+    return v;
+}
+
 static void element_save(draw_ctx *c, const package_kind *k, const char *flow_id)
 {
     if (flow_id && need_flow(c, flow_id) != 0)
@@ -511,13 +527,21 @@ static void element_save(draw_ctx *c, const package_kind *k, const char *flow_id
     }
     problems_free(&p);
     sl_error err = {0};
+    if (strcmp(k->kind, "service") == 0 && !jv_get_str(el, "httpAuthenticationPassword") && jv_get_str(el, "id")) {
+        jv *old = NULL;
+        sl_error e2 = {0};
+        if (flowstore_element_get(c->e->fs, c->tenant, "service", jv_get_str(el, "id"), &old, &e2) == 0 &&
+            jv_get_str(old, "httpAuthenticationPassword"))
+            jv_set_str(el, "httpAuthenticationPassword", jv_get_str(old, "httpAuthenticationPassword"));
+        jv_free(old);
+    }
     int rc = strcmp(k->kind, "service") == 0 ? save_install_types(c, el, &err) : 0;
     if (!rc)
         rc = flowstore_element_put(c->e->fs, c->tenant, k->kind, flow_id, el, &err);
     if (rc)
         store_failed(c, rc, &err);
     else
-        run_respond(c->req, 200, jv_incref(el));
+        run_respond(c->req, 200, redact(k, jv_copy(el)));
     jv_free(el);
 }
 
@@ -531,7 +555,7 @@ static void element_list(draw_ctx *c, const package_kind *k, const char *flow_id
     if (rc)
         store_failed(c, rc, &err);
     else
-        run_respond(c->req, 200, list);
+        run_respond(c->req, 200, redact(k, list));
 }
 
 /* An element of kind k by id; for flow-scoped kinds it must belong to flow_id. NULL after
@@ -566,7 +590,7 @@ static void element_get(draw_ctx *c, const package_kind *k, const char *flow_id,
 {
     jv *el = element_find(c, k, flow_id, id);
     if (el)
-        run_respond(c->req, 200, el);
+        run_respond(c->req, 200, redact(k, el));
 }
 
 static void element_delete(draw_ctx *c, const package_kind *k, const char *flow_id, const char *id)
@@ -718,8 +742,13 @@ static void snap_get(draw_ctx *c, const char *flow_id, const char *version)
 {
     char ours[37];
     jv *doc = load_version(c, flow_id, version, ours);
-    if (doc)
+    if (doc) {
+        const jv *svcs = jv_get(doc, "serviceElements"); /* passwords stay in the store */
+        for (size_t i = 0; i < jv_len(svcs); i++)
+            if (jv_get(jv_at(svcs, i), "httpAuthenticationPassword"))
+                jv_set_null(jv_at(svcs, i), "httpAuthenticationPassword");
         run_respond(c->req, 200, doc);
+    }
 }
 
 static int parse_bool_seg(const char *s, bool *out)
@@ -992,12 +1021,45 @@ static void state_route(draw_ctx *c)
     sl_error err = {0};
     if (c->nseg == 4 && is_method(c, "GET")) {
         const char *lim = http_query(c->req, "limit"), *off = http_query(c->req, "offset");
+        const char *flow = http_query(c->req, "flow"), *status = http_query(c->req, "status");
+        if (flow && !*flow)
+            flow = NULL;
+        if (status && !*status)
+            status = NULL;
+        char *end = NULL;
+        long long limit = lim ? strtoll(lim, &end, 10) : 100;
+        if (lim && (!*lim || *end || limit < 1 || limit > 1000)) {
+            run_problem(c->req, 400, "limit", "limit must be a whole number from 1 to 1000, not \"%s\"", lim);
+            return;
+        }
+        long long offset = off ? strtoll(off, &end, 10) : 0;
+        if (off && (!*off || *end || offset < 0)) {
+            run_problem(c->req, 400, "offset", "offset must be a whole number of at least 0, not \"%s\"", off);
+            return;
+        }
+        if (status && !str_eq(status, "IN_PROGRESS") && !str_eq(status, "WAITING") && !str_eq(status, "DONE")) {
+            run_problem(c->req, 400, "status", "status must be IN_PROGRESS, WAITING or DONE, not \"%s\"", status);
+            return;
+        }
         jv *rows = NULL;
-        if (flowstore_state_list(c->e->fs, c->tenant, http_query(c->req, "flow"), http_query(c->req, "status"),
-                                 lim ? atoll(lim) : 100, off ? atoll(off) : 0, &rows, &err) != 0) {
+        int64_t total = 0;
+        if (flowstore_state_list(c->e->fs, c->tenant, flow, status, limit, offset, &rows, &err) != 0 ||
+            flowstore_state_total(c->e->fs, c->tenant, flow, status, &total, &err) != 0) {
+            jv_free(rows);
             run_problem(c->req, 500, NULL, "cannot list states: %s", err.msg);
             return;
         }
+        for (size_t i = 0; i < jv_len(rows); i++) { /* element names, from the (cached) snapshots */
+            jv *r = jv_at(rows, i);
+            const flow_snapshot *snap = run_snapshot(c->e, c->tenant, jv_get_str(r, "versionId"), &err);
+            const snap_map_element *el = snap ? snapshot_map_element(snap, jv_get_str(r, "currentMapElementId")) : NULL;
+            jv_set_str(r, "currentElementName", el ? el->developer_name : NULL);
+            jv_set_str(r, "currentElementType", el ? el->element_type : NULL);
+        }
+        char t[24];
+        snprintf(t, sizeof t, "%lld", (long long)total);
+        http_add_header(c->req, "X-Total-Count", t);
+        http_add_header(c->req, "Access-Control-Expose-Headers", "X-Total-Count");
         run_respond(c->req, 200, rows);
         return;
     }

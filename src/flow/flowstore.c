@@ -827,3 +827,17 @@ int flowstore_state_insert(flowstore *fs, const char *tenant_id, const char *flo
         memcpy(token_out, token, 37);
     return 0;
 }
+
+int flowstore_state_total(flowstore *fs, const char *tenant_id, const char *flow_id, const char *status, int64_t *total,
+                          sl_error *err)
+{
+    int rc;
+    jv *r = row(fs, "SELECT COUNT(*) AS n FROM states WHERE tenant = ?1 AND (?2 IS NULL OR flow = ?2)"
+                    " AND (?3 IS NULL OR status = ?3)",
+                store_params("sss", tenant_id, flow_id, status), &rc, err);
+    if (rc)
+        return rc;
+    *total = r ? jv_int(jv_get(r, "n")) : 0;
+    jv_free(r);
+    return 0;
+}

@@ -200,6 +200,10 @@ int flowstore_tenant_list(flowstore *fs, jv **tenants, sl_error *err);
 int flowstore_state_list(flowstore *fs, const char *tenant_id, const char *flow_id, const char *status, int64_t limit,
                          int64_t offset, jv **states, sl_error *err);
 
+/* How many states flowstore_state_list would find without limit and offset. */
+int flowstore_state_total(flowstore *fs, const char *tenant_id, const char *flow_id, const char *status, int64_t *total,
+                          sl_error *err);
+
 /* Frees the strings of a state (not the struct itself). */
 void flowstore_state_free(flow_state *st);
 

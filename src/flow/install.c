@@ -563,6 +563,9 @@ void install_handle(flow_engine *e, http_request *req, const char *tenant, bool 
         run_problem(req, status, err.where, "%s", err.msg);
         return;
     }
+    jv *svc = jv_get(result, "serviceElement"); /* the password stays in the store */
+    if (jv_get(svc, "httpAuthenticationPassword"))
+        jv_set_null(svc, "httpAuthenticationPassword");
     run_respond(req, 200, result);
 }
 

@@ -3,6 +3,7 @@
 // of the same name (made through the draw API, pointing at a second Atom with its own
 // credentials), so the flow calls that tenant's service; re-pointed with uriMapping (API) and
 // --service-uri (CLI) at a stand-in service; refused with pointers when broken.
+import { spawnSync } from 'node:child_process';
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -174,9 +175,12 @@ describe('flow packages', () => {
     assert.equal(pkg.valueElements.find((v) => v.developerName === 'Secret').defaultContentValue, null);
     assert.ok(!JSON.stringify(pkg).includes('vault-password'));
     assert.ok(!JSON.stringify(pkg).includes('s3cret!'));
-    // the stored version keeps them (the builder's own tenant)
+    // the stored version keeps them, but the draw API never gives a service password back
     const stored = await a.get(`/api/draw/1/flow/snap/${simple.flow}/${pkg.package.sourceVersion}`);
-    assert.equal(stored.serviceElements[0].httpAuthenticationPassword, 'vault-password');
+    assert.equal(stored.serviceElements[0].httpAuthenticationPassword, null);
+    const db = spawnSync('sqlite3', [path.join(srv.data, 'flow.db'),
+      `SELECT COUNT(*) FROM flow_versions WHERE snapshot LIKE '%vault-password%'`], { encoding: 'utf8' });
+    assert.ok(Number(db.stdout.trim()) >= 1, 'the stored version keeps the password');
     // by version, and 404 for an unknown one
     const byVersion = await a.get(`/api/package/1/flow/${simple.flow}/${pkg.package.sourceVersion}`);
     assert.equal(byVersion.package.sourceVersion, pkg.package.sourceVersion);
@@ -279,7 +283,8 @@ describe('flow packages', () => {
     // a plain snapshot carries its services whole unless --bind is given (tenant B2, which has
     // its own "Upload" on the second Atom; the bound import first, while that is the only one)
     const b2 = await builder(srv, 'B2');
-    const b2Svc = await b2.post('/api/draw/1/element/service', { ...bSvc, id: undefined, configurationValues: [] });
+    const b2Svc = await b2.post('/api/draw/1/element/service', { ...bSvc, id: undefined, configurationValues: [],
+      httpAuthenticationPassword: atom2.token }); // answers never carry the password
     const dir = await tempDir('sluice-pkg-');
     const plain = path.join(dir, 'greet.json');
     await writeFile(plain, JSON.stringify(greet.snap));
