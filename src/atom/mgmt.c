@@ -154,6 +154,41 @@ static void get_listeners(atom *a, http_request *req)
             jv_set_str(x, "process", process_name(svc->actions[k].process));
             jv_push_take(acts, x);
         }
+        /* data actions and file resources listen too (on /data and /file) */
+        for (size_t k = 0; k < svc->ndata; k++) {
+            const fs_data_action *da = &svc->data[k];
+            jv *x = jv_new_object();
+            jv_set_str(x, "type", "Data Action");
+            jv_set_str(x, "name", da->name);
+            jv_set_str(x, "uriPart", "data");
+            jv *procs = jv_new_object();
+            jv_set_str(procs, "get", da->get ? process_name(da->get) : NULL);
+            jv_set_str(procs, "query", da->query ? process_name(da->query) : NULL);
+            jv_set_str(procs, "save", da->save ? process_name(da->save) : NULL);
+            jv_set_str(procs, "delete", da->del ? process_name(da->del) : NULL);
+            jv_set_take(x, "processes", procs);
+            jv_push_take(acts, x);
+        }
+        for (size_t k = 0; k < svc->ntables; k++) {
+            jv *x = jv_new_object();
+            jv_set_str(x, "type", "Data Action");
+            jv_set_str(x, "name", svc->tables[k].table ? svc->tables[k].table : "(whole database)");
+            jv_set_str(x, "uriPart", "data");
+            jv_set_str(x, "connection", connection_name(svc->tables[k].connection));
+            jv_push_take(acts, x);
+        }
+        for (size_t k = 0; k < svc->nfiles; k++) {
+            const fs_file_resource *fr = &svc->files[k];
+            jv *x = jv_new_object();
+            jv_set_str(x, "type", "File Resource");
+            jv_set_str(x, "name", fr->path);
+            jv_set_str(x, "uriPart", "file");
+            jv *procs = jv_new_object();
+            jv_set_str(procs, "list", fr->list ? process_name(fr->list) : NULL);
+            jv_set_str(procs, "upload", fr->upload ? process_name(fr->upload) : NULL);
+            jv_set_take(x, "processes", procs);
+            jv_push_take(acts, x);
+        }
         jv_set_take(o, "actions", acts);
         jv_push_take(list, o);
     }

@@ -190,4 +190,14 @@ describe('sluice demo', () => {
     assert.equal(x.json.invokeType, 'DONE');
     assert.equal(k.stepContent(x.json), '<p>Thank you, Grace. That is the whole demo.</p>');
   });
+
+  it('lists message actions, data actions and the file resource as listeners of /fs/upload', async () => {
+    const r = await srv.get('/api/atom/v1/listeners', { auth: basicAuth(user, token) });
+    assert.equal(r.status, 200, r.text);
+    const acts = r.json.listeners[0].actions.map((a) => `${a.type}: ${a.name}`);
+    assert.deepEqual(acts, ['Message Action: Greet', 'Message Action: Quote Order', 'Data Action: Customer',
+      'Data Action: customers', 'File Resource: upload']);
+    const customer = r.json.listeners[0].actions.find((a) => a.name === 'Customer');
+    assert.equal(customer.processes.query, 'Query Customers');
+  });
 });
