@@ -104,23 +104,56 @@ static void get_processes(atom *a, http_request *req)
         jv *start = jv_new_object();
         jv_set_str(start, "connector", "flowservices");
         jv_set_str(start, "action", "Listen");
-        jv_set_str(start, "serviceType", "Message Action");
+        static const char *const types[] = {"Message Action", "Data Action", "File Resource"};
+        static const char *const data_ops[] = {NULL, "Get", "Query", "Save", "Delete"};
+        static const char *const file_ops[] = {NULL, "List Files", "Upload File"};
+        jv_set_str(start, "serviceType", types[op->service_type]);
+        if (op->service_type == SERVICE_DATA_ACTION)
+            jv_set_str(start, "operation", data_ops[op->data_op]);
+        else if (op->service_type == SERVICE_FILE_RESOURCE)
+            jv_set_str(start, "operation", file_ops[op->file_op]);
         jv_set_str(start, "requestProfile", op->request_profile);
         jv_set_str(start, "responseProfile", op->response_profile);
         jv_set_int(start, "syncTimeoutMs", op->sync_timeout_ms);
         jv_set_take(o, "start", start);
         jv *listeners = jv_new_array();
-        for (size_t s = 0; s < d->nservices; s++)
-            for (size_t k = 0; k < d->services[s].nactions; k++)
-                if (d->services[s].actions[k].process == p) {
+        for (size_t s = 0; s < d->nservices; s++) {
+            const flowservice *svc = &d->services[s];
+            for (size_t k = 0; k < svc->nactions; k++)
+                if (svc->actions[k].process == p) {
                     jv *l = jv_new_object();
-                    jv_set_str(l, "service", d->services[s].name);
-                    char *path = xasprintf("/fs/%s/%s", d->services[s].external_name, d->services[s].actions[k].uri_part);
+                    jv_set_str(l, "service", svc->name);
+                    char *path = xasprintf("/fs/%s/%s", svc->external_name, svc->actions[k].uri_part);
                     jv_set_str(l, "path", path);
                     free(path);
-                    jv_set_str(l, "action", d->services[s].actions[k].name);
+                    jv_set_str(l, "action", svc->actions[k].name);
                     jv_push_take(listeners, l);
                 }
+            for (size_t k = 0; k < svc->ndata; k++) {
+                const fs_data_action *da = &svc->data[k];
+                if (da->get != p && da->query != p && da->save != p && da->del != p)
+                    continue;
+                jv *l = jv_new_object();
+                jv_set_str(l, "service", svc->name);
+                char *path = xasprintf("/fs/%s/data", svc->external_name);
+                jv_set_str(l, "path", path);
+                free(path);
+                jv_set_str(l, "dataAction", da->name);
+                jv_push_take(listeners, l);
+            }
+            for (size_t k = 0; k < svc->nfiles; k++) {
+                const fs_file_resource *fr = &svc->files[k];
+                if (fr->list != p && fr->upload != p)
+                    continue;
+                jv *l = jv_new_object();
+                jv_set_str(l, "service", svc->name);
+                char *path = xasprintf("/fs/%s/file", svc->external_name);
+                jv_set_str(l, "path", path);
+                free(path);
+                jv_set_str(l, "fileResource", fr->path);
+                jv_push_take(listeners, l);
+            }
+        }
         jv_set_take(o, "listeners", listeners);
         jv_push_take(list, o);
     }

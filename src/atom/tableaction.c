@@ -1914,6 +1914,7 @@ typedef struct assign {
     const tcol *col;
     jv *value; /* typed, owned */
     bool empty; /* the value was null or "" */
+    bool null;  /* the value was null (or missing): an INSERT leaves the column to its default */
 } assign;
 
 /* The properties of one object as typed assignments. Returns the count, or -1 with res filled. */
@@ -1951,6 +1952,7 @@ static long object_assigns(const tmodel *m, const jv *obj, size_t index, assign 
         sl_error err = {0};
         jv *v = typed_value(m, c, text, USE_SAVE, &err);
         a[k].empty = !text || !*text;
+        a[k].null = !text;
         free(owned);
         if (!v) {
             fail(res, 400, "/objectData/%zu/properties/%zu: %s", index, i, err.msg);
@@ -2026,7 +2028,7 @@ static bool save_one(sqldb *db, const tmodel *m, const jv *obj, size_t index, bo
         put_table(&q, schema, m->name);
         size_t used = 0;
         for (long i = 0; i < n; i++) {
-            if (skip_assign(m, &a[i]))
+            if (skip_assign(m, &a[i]) || a[i].null)
                 continue;
             put(&q, used++ ? ", " : " (");
             put_ident(&q, a[i].col->name);
@@ -2035,7 +2037,7 @@ static bool save_one(sqldb *db, const tmodel *m, const jv *obj, size_t index, bo
             put(&q, ") VALUES (");
             used = 0;
             for (long i = 0; i < n; i++) {
-                if (skip_assign(m, &a[i]))
+                if (skip_assign(m, &a[i]) || a[i].null)
                     continue;
                 if (used++)
                     put(&q, ", ");

@@ -535,6 +535,26 @@ static void element_save(draw_ctx *c, const package_kind *k, const char *flow_id
             jv_set_str(el, "httpAuthenticationPassword", jv_get_str(old, "httpAuthenticationPassword"));
         jv_free(old);
     }
+    /* values, pages and macros are referenced by name ({![Name]}, macro code): one per name */
+    if (strcmp(k->kind, "value") == 0 || strcmp(k->kind, "page") == 0 || strcmp(k->kind, "macro") == 0) {
+        jv *same = NULL;
+        sl_error e2 = {0};
+        if (flowstore_element_list(c->e->fs, c->tenant, k->kind, NULL, &same, &e2) == 0) {
+            for (size_t i = 0; i < jv_len(same); i++) {
+                const jv *o = jv_at(same, i);
+                if (str_ieq(jv_get_str(o, "developerName"), jv_get_str(el, "developerName")) &&
+                    !str_ieq(jv_get_str(o, "id"), jv_get_str(el, "id"))) {
+                    run_problem(c->req, 409, "/developerName",
+                                "a %s called \"%s\" already exists (id %s): update it by its id, or choose another name",
+                                k->kind, jv_get_str(el, "developerName"), jv_get_str(o, "id"));
+                    jv_free(same);
+                    jv_free(el);
+                    return;
+                }
+            }
+        }
+        jv_free(same);
+    }
     int rc = strcmp(k->kind, "service") == 0 ? save_install_types(c, el, &err) : 0;
     if (!rc)
         rc = flowstore_element_put(c->e->fs, c->tenant, k->kind, flow_id, el, &err);

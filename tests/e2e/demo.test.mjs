@@ -200,4 +200,15 @@ describe('sluice demo', () => {
     const customer = r.json.listeners[0].actions.find((a) => a.name === 'Customer');
     assert.equal(customer.processes.query, 'Query Customers');
   });
+
+  it('a new row saved through the table data action gets the column defaults for properties left null', async () => {
+    const auth = basicAuth(user, token);
+    const obj = { developerName: 'customers', externalId: null, internalId: 'n1', properties: [
+      { developerName: 'name', contentValue: 'Nell Null' }, { developerName: 'segment', contentValue: null },
+      { developerName: 'active', contentValue: null }] };
+    const r = await srv.request('PUT', '/fs/upload/data', { body: { objectDataType: { developerName: 'customers' }, objectData: [obj] }, auth });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(propOf(r.json.objectData[0], 'segment').contentValue, 'Standard');
+    assert.equal(propOf(r.json.objectData[0], 'active').contentValue, 'true');
+  });
 });

@@ -63,4 +63,21 @@ describe('states for operators', () => {
     const x = await c.invoke(r, { outcome: k.outcomeId(r, 'Start'), inputs: [{ pageComponentId: nameComp.id, contentValue: 'Lin' }] });
     assert.equal(k.mer(x.json).developerName, 'Files', JSON.stringify(k.mer(x.json).rootFaults));
   });
+
+  it('values are one per name: a second value with the same developerName is refused (409), updating by id works', async () => {
+    const post = (body) => fetch(`${srv.url}/api/draw/1/element/value`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', ManyWhoTenant: tenant, 'x-boomi-flow-api-key': key },
+      body: JSON.stringify(body) });
+    const first = await post({ developerName: 'Unique Name', contentType: 'ContentString', elementType: 'VARIABLE' });
+    assert.equal(first.status, 200);
+    const v = await first.json();
+    const dup = await post({ developerName: 'unique name', contentType: 'ContentString', elementType: 'VARIABLE' });
+    assert.equal(dup.status, 409);
+    const p = await dup.json();
+    assert.equal(p.where, '/developerName');
+    assert.match(p.message, new RegExp(`already exists \\(id ${v.id}\\)`));
+    const upd = await post({ ...v, defaultContentValue: 'x' });
+    assert.equal(upd.status, 200);
+    assert.equal((await upd.json()).defaultContentValue, 'x');
+  });
 });

@@ -70,7 +70,13 @@ export async function listeners(ctx) {
         { title: 'Type', cell: (a) => a.type },
         { title: 'Action', cell: (a) => h('strong', a.name) },
         { title: 'Path', cell: (a) => h('code', `${l.path}/${a.uriPart}`) },
-        { title: 'Process', cell: (a) => h('a', { href: `${BASE}/atom/executions?process=${enc(a.process)}` }, a.process) },
+        { title: 'Process', cell: (a) => {
+          // message actions name one process; data actions and file resources name one per operation
+          const procs = a.process ? [a.process] : Object.values(a.processes ?? {}).filter(Boolean);
+          if (!procs.length) return h('span', { class: 'muted' }, a.connection ? `table (${a.connection})` : 'stored by the Atom');
+          return h('span', {}, ...procs.flatMap((p, i) => [i ? ', ' : '',
+            h('a', { href: `${BASE}/atom/executions?process=${enc(p)}` }, p)]));
+        } },
       ], l.actions, { caption: `Actions of ${l.service}` }) : empty('This Flow Service has no message actions.')))
     : [h('section.card', empty('No Flow Service is deployed, so nothing listens.'))];
 
