@@ -388,8 +388,10 @@ static void print_demo(flow_engine *f, const char *base, const char *token)
     if (f && !flow_ok)
         fprintf(stderr, "sluice: the demo flow was not set up: %s%s%s\n", err.where[0] ? err.where : "",
                 err.where[0] ? ": " : "", demo_package[0] ? err.msg : "examples/flows/customer-desk.json not found");
+    if (flow_ok)
+        printf("player: %s/play/%s/%s\n", base, d.tenant_id, d.flow_id);
     printf("atom: %s/fs/upload\n"
-           "console: %s/api/atom/v1/listeners\n"
+           "console: %s/admin\n"
            "user: demo\n"
            "token: %s\n"
            "try: curl -s -u demo:%s -X POST %s/fs/upload/actions/Greet -H 'Content-Type: application/json' "

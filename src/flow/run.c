@@ -923,9 +923,15 @@ static void h_response(job *j)
     char *before = jv_dumps(l.blob);
     engine_outcome oc = engine_resume_wait(&run, b);
     if (oc == ENGINE_FAULT) {
-        /* keep the fault with the state so the person sees it; the state stays on the element */
+        /* The service finished with a fault: back to the page the person came from (the last
+         * one visited), with the fault shown, so they can change their input and try again. The
+         * fault is kept with the state until the next move. */
         jv_del(l.blob, "wait");
         jv_set_str(l.blob, "invokeType", "FORWARD");
+        const jv *h = jv_get(l.blob, "history");
+        const char *back = jv_len(h) ? jv_get_str(jv_at(h, jv_len(h) - 1), "id") : NULL;
+        if (back && snapshot_map_element(l.snap, back))
+            jv_set_str(l.blob, "current", back);
         jv_set(l.blob, "faults", run.faults);
         oc = ENGINE_UI;
     }
