@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const out = path.join(here, '..', 'examples', 'flows', 'customer-desk.json');
+const out = process.env.DEMO_FLOW_OUT ?? path.join(here, '..', 'examples', 'flows', 'customer-desk.json');
 
 // deterministic ids: a UUID-shaped hash of a name
 const id = (name) => {
@@ -36,14 +36,35 @@ const CUSTOMERS = { id: id('type:customers'), elementType: 'TYPE', developerName
       databaseFieldName: n, databaseContentType: ct })) }] };
 const prop = (n) => id(`prop:customers:${n}`);
 
+// a table type as the Atom's describe generates it (named after the table)
+const tableType = (table, props) => ({ id: id(`type:${table}`), elementType: 'TYPE', developerName: table,
+  serviceElementId: SERVICE.id,
+  properties: props.map(([n, ct]) => ({ id: id(`prop:${table}:${n}`), developerName: n, contentType: ct })),
+  bindings: [{ id: id(`binding:${table}`), developerName: table, databaseTableName: table, serviceElementId: SERVICE.id,
+    typeElementId: id(`type:${table}`), propertyBindings: props.map(([n, ct]) => ({
+      typeElementPropertyId: id(`prop:${table}:${n}`), databaseFieldName: n, databaseContentType: ct })) }] });
+const SEGMENTS = tableType('segments', [['name', 'ContentString'], ['description', 'ContentString']]);
+const COUNTRIES = tableType('countries', [['code', 'ContentString'], ['name', 'ContentString']]);
+const tprop = (table, n) => id(`prop:${table}:${n}`);
+
 const value = (name, contentType, extra = {}) => ({ id: id(`value:${name}`), elementType: 'VARIABLE', developerName: name,
   contentType, access: 'PRIVATE', typeElementId: null, defaultContentValue: null, defaultObjectData: null, ...extra });
 const V = {
   name: value('Your Name', 'ContentString', { access: 'INPUT' }),
   greeting: value('Greeting', 'ContentString'),
   selected: value('Selected Customer', 'ContentObject', { typeElementId: CUSTOMERS.id }),
+  segment: value('Chosen Segment', 'ContentObject', { typeElementId: SEGMENTS.id }),
+  country: value('Chosen Country', 'ContentObject', { typeElementId: COUNTRIES.id }),
+  amount: value('Credit Amount', 'ContentNumber'),
+  approved: value('Credit Approved', 'ContentBoolean'),
+  note: value('Credit Note', 'ContentString'),
 };
 const ref = (v, p = null) => ({ id: v.id, typeElementPropertyId: p ? prop(p) : null, command: null });
+const tref = (v, table, p) => ({ id: v.id, typeElementPropertyId: tprop(table, p), command: null });
+const tableRequest = (T, orderBy, extra = {}) => ({ typeElementId: T.id, typeElementBindingId: T.bindings[0].id,
+  serviceElementId: SERVICE.id, command: null,
+  listFilter: { comparisonType: 'AND', where: [], orderByTypeElementPropertyId: tprop(T.developerName, orderBy),
+    orderByDirectionType: 'ASC', limit: 250 }, ...extra });
 
 const container = (pageName) => ({ id: id(`container:${pageName}`), containerType: 'VERTICAL_FLOW', developerName: 'Main',
   label: '', order: 0, pageContainers: [] });
@@ -86,7 +107,25 @@ const P = {
       validations: [{ type: 'regex', value: '^[^@ ]+@[^@ ]+$', message: 'Enter an email address like name@example.org.' }],
       valueElementValueBindingReferenceId: ref(V.selected, 'email') },
     { developerName: 'City', componentType: 'INPUT', maxSize: 100, valueElementValueBindingReferenceId: ref(V.selected, 'city') },
-    { developerName: 'Segment', componentType: 'INPUT', maxSize: 40, valueElementValueBindingReferenceId: ref(V.selected, 'segment') }]),
+    { developerName: 'Country', componentType: 'SELECT', isSearchable: true, isRequired: true,
+      objectDataRequest: tableRequest(COUNTRIES, 'name'), valueElementValueBindingReferenceId: ref(V.country),
+      columns: [{ id: id('column:country:name'), typeElementPropertyId: tprop('countries', 'name'), label: 'Country',
+        order: 0, isDisplayValue: true }, { id: id('column:country:code'), typeElementPropertyId: tprop('countries', 'code'),
+        label: 'Code', order: 1, isDisplayValue: false }] },
+    { developerName: 'Segment', componentType: 'RADIO', isRequired: true,
+      objectDataRequest: tableRequest(SEGMENTS, 'name'), valueElementValueBindingReferenceId: ref(V.segment),
+      columns: [{ id: id('column:segment:name'), typeElementPropertyId: tprop('segments', 'name'), label: 'Segment',
+        order: 0, isDisplayValue: true }] }]),
+  credit: page('Credit check', 'Credit check', [
+    { developerName: 'About', componentType: 'PRESENTATION', isEditable: false,
+      content: '<p>Check the credit of <strong>{![Selected Customer].[name]}</strong>. The credit office is slow: '
+        + 'the Atom answers WAIT and calls back when it is done.</p>' },
+    { developerName: 'Amount', componentType: 'INPUT', isRequired: true,
+      validations: [{ type: 'minimum', value: 1, message: 'Enter an amount of at least 1.' }],
+      valueElementValueBindingReferenceId: ref(V.amount) }]),
+  result: page('Credit result', 'Credit result', [
+    { developerName: 'Result', componentType: 'PRESENTATION', isEditable: false,
+      content: '<p>{![Credit Note]}</p><p>Approved: {![Credit Approved]}</p>' }]),
 };
 
 const el = (key, elementType, name, extra = {}) => ({ id: id(`map:${key}`), elementType, developerName: name,
@@ -100,7 +139,27 @@ const E = {
     outputs: [{ developerName: 'Message', contentType: 'ContentString', valueElementToApplyId: ref(V.greeting), order: 0 }] }] }),
   files: el('files', 'input', 'Files', { pageElementId: P.files.id }),
   customers: el('customers', 'input', 'Customers', { pageElementId: P.customers.id }),
+  choices: el('choices', 'DATABASE_LOAD', 'Load choices', { dataActions: [
+    { developerName: 'Current segment', crudOperationType: 'LOAD', order: 0, disabled: false, valueElementToApplyId: ref(V.segment),
+      objectDataRequest: tableRequest(SEGMENTS, 'name', { listFilter: { comparisonType: 'AND', limit: 1,
+        where: [{ columnTypeElementPropertyId: tprop('segments', 'name'), criteriaType: 'EQUAL',
+          valueElementToReferenceId: ref(V.selected, 'segment') }] } }) },
+    { developerName: 'Current country', crudOperationType: 'LOAD', order: 1, disabled: false, valueElementToApplyId: ref(V.country),
+      objectDataRequest: tableRequest(COUNTRIES, 'name', { listFilter: { comparisonType: 'AND', limit: 1,
+        where: [{ columnTypeElementPropertyId: tprop('countries', 'code'), criteriaType: 'EQUAL',
+          valueElementToReferenceId: ref(V.selected, 'country') }] } }) }] }),
   edit: el('edit', 'input', 'Edit customer', { pageElementId: P.edit.id }),
+  apply: el('apply', 'operator', 'Apply choices', { operations: [
+    { order: 0, valueElementToApplyId: ref(V.selected, 'segment'), valueElementToReferenceId: tref(V.segment, 'segments', 'name') },
+    { order: 1, valueElementToApplyId: ref(V.selected, 'country'), valueElementToReferenceId: tref(V.country, 'countries', 'code') }] }),
+  credit: el('credit', 'input', 'Credit check', { pageElementId: P.credit.id }),
+  check: el('check', 'MESSAGE', 'Check credit', { messageActions: [{ developerName: 'Check Credit', serviceElementId: SERVICE.id,
+    uriPart: 'actions/Check%20Credit', order: 0, disabled: false,
+    inputs: [{ developerName: 'Customer', contentType: 'ContentString', valueElementToReferenceId: ref(V.selected, 'name'), order: 0 },
+      { developerName: 'Amount', contentType: 'ContentNumber', valueElementToReferenceId: ref(V.amount), order: 1 }],
+    outputs: [{ developerName: 'Approved', contentType: 'ContentBoolean', valueElementToApplyId: ref(V.approved), order: 0 },
+      { developerName: 'Note', contentType: 'ContentString', valueElementToApplyId: ref(V.note), order: 1 }] }] }),
+  result: el('result', 'input', 'Credit result', { pageElementId: P.result.id }),
   save: el('save', 'DATABASE_SAVE', 'Save customer', { dataActions: [{ developerName: 'Save customer', crudOperationType: 'SAVE',
     order: 0, disabled: false, valueElementToApplyId: ref(V.selected), objectDataRequest: customersRequest({ listFilter: null }) }] }),
   remove: el('delete', 'DATABASE_DELETE', 'Delete customer', { dataActions: [{ developerName: 'Delete customer',
@@ -116,11 +175,18 @@ E.greet.outcomes = [outcome('greet', 'Next', E.files)];
 E.files.outcomes = [outcome('files', 'Customers', E.customers, { pageActionType: 'NEXT' })];
 const table = comp(P.customers, 'Customers').id;
 E.customers.outcomes = [
-  outcome('customers', 'Edit', E.edit, { pageObjectBindingId: table, isBulkAction: false, pageActionType: 'EDIT', order: 0 }),
+  outcome('customers', 'Edit', E.choices, { pageObjectBindingId: table, isBulkAction: false, pageActionType: 'EDIT', order: 0 }),
   outcome('customers', 'Delete', E.remove, { pageObjectBindingId: table, isBulkAction: false, pageActionType: 'DELETE', order: 1 }),
-  outcome('customers', 'Finish', E.done, { pageActionType: 'DONE', order: 2, pageActionBindingType: 'NO_SAVE' })];
+  outcome('customers', 'Check credit', E.credit, { pageObjectBindingId: table, isBulkAction: false, order: 2 }),
+  outcome('customers', 'Finish', E.done, { pageActionType: 'DONE', order: 3, pageActionBindingType: 'NO_SAVE' })];
+E.choices.outcomes = [outcome('choices', 'Loaded', E.edit)];
+E.apply.outcomes = [outcome('apply', 'Applied', E.save)];
+E.credit.outcomes = [outcome('credit', 'Check', E.check, { order: 0 }),
+  outcome('credit', 'Back', E.customers, { order: 1, pageActionBindingType: 'NO_SAVE' })];
+E.check.outcomes = [outcome('check', 'Checked', E.result)];
+E.result.outcomes = [outcome('result', 'Back to customers', E.customers)];
 E.edit.outcomes = [
-  outcome('edit', 'Save', E.save, { pageActionType: 'SAVE', order: 0 }),
+  outcome('edit', 'Save', E.apply, { pageActionType: 'SAVE', order: 0 }),
   outcome('edit', 'Cancel', E.customers, { pageActionType: 'CANCEL', order: 1, pageActionBindingType: 'NO_SAVE' })];
 E.save.outcomes = [outcome('save', 'Saved', E.customers)];
 E.remove.outcomes = [outcome('delete', 'Deleted', E.customers)];
@@ -135,7 +201,7 @@ const flow = {
   mapElements: Object.values(E),
   pageElements: Object.values(P),
   valueElements: Object.values(V),
-  typeElements: [CUSTOMERS],
+  typeElements: [CUSTOMERS, SEGMENTS, COUNTRIES],
   serviceElements: [SERVICE],
   groupElements: [], navigationElements: [], macroElements: [], tagElements: [],
   package: { format: 'sluice-flow-package/1', exportedAt: null, sourceTenant: null, sourceVersion: null },

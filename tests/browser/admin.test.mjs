@@ -104,7 +104,7 @@ describe('admin console', () => {
     assert.deepEqual(stored.tenants.map((t) => t.id), [creds.tenant]);
     await page.getByRole('link', { name: /Sluice/ }).click();
     await heading('Overview').waitFor();
-    await page.getByText('13 components').waitFor();
+    await page.getByText('16 components').waitFor();
     await shot(page, 'admin-03-overview');
   });
 
@@ -250,7 +250,7 @@ describe('admin console', () => {
 
     await page.getByRole('button', { name: 'Refresh Upload', exact: true }).click();
     await report.getByRole('heading', { name: 'Refreshed Upload' }).waitFor();
-    assert.match(await report.textContent(), /2 actions, 6 types\..*No changes/s);
+    assert.match(await report.textContent(), /3 actions, 8 types\..*No changes/s);
     await shot(page, 'admin-12-refresh');
   });
 
@@ -274,7 +274,7 @@ describe('admin console', () => {
     const report = page.locator('#service-report');
     await report.getByRole('heading', { name: 'Actions added (1)' }).waitFor();
     const text = await report.textContent();
-    assert.match(text, /3 actions, 6 types\./);
+    assert.match(text, /4 actions, 8 types\./);
     assert.match(text, /Actions added \(1\)Wave/);
     assert.match(text, /Properties added \(1\)Quote Order REQUEST - Address: Postcode/);
     assert.match(await page.locator('#services-list tr', { hasText: 'Upload copy' }).textContent(), /Greet\s*Quote Order/);

@@ -46,7 +46,8 @@ describe('sluice demo', () => {
       const x = await srv.post('/fs/upload/metadata', {}, { auth: basicAuth(user, token) });
       return x.status === 200 ? x : null;
     }, { timeoutMs: 1500, what: 'the demo credentials to be accepted' });
-    assert.deepEqual(d.json.actions.map((a) => [a.developerName, a.uriPart]), [['Greet', 'actions/Greet'], ['Quote Order', 'actions/Quote%20Order']]);
+    assert.deepEqual(d.json.actions.map((a) => [a.developerName, a.uriPart]).sort(), [['Check Credit', 'actions/Check%20Credit'],
+      ['Greet', 'actions/Greet'], ['Quote Order', 'actions/Quote%20Order']]);
   });
 
   it('Greet: Ada in French → "Bonjour, Ada !"', async () => {
@@ -195,8 +196,9 @@ describe('sluice demo', () => {
     const r = await srv.get('/api/atom/v1/listeners', { auth: basicAuth(user, token) });
     assert.equal(r.status, 200, r.text);
     const acts = r.json.listeners[0].actions.map((a) => `${a.type}: ${a.name}`);
-    assert.deepEqual(acts, ['Message Action: Greet', 'Message Action: Quote Order', 'Data Action: Customer',
-      'Data Action: customers', 'File Resource: upload']);
+    assert.deepEqual(acts.sort(), ['Data Action: Customer', 'Data Action: countries', 'Data Action: customers',
+      'Data Action: segments', 'File Resource: upload', 'Message Action: Check Credit', 'Message Action: Greet',
+      'Message Action: Quote Order']);
     const customer = r.json.listeners[0].actions.find((a) => a.name === 'Customer');
     assert.equal(customer.processes.query, 'Query Customers');
   });

@@ -58,7 +58,7 @@ describe('service install', () => {
     assert.equal(svc.providesFiles, true);
     const names = svc.install.typeElements.map((t) => t.developerName).sort();
     assert.deepEqual(names, ['Customer', 'Quote Order REQUEST - Address', 'Quote Order REQUEST - Lines',
-      'Quote Order RESPONSE - Lines', 'Quote Order RESPONSE - Ship To', 'customers']);
+      'Quote Order RESPONSE - Lines', 'Quote Order RESPONSE - Ship To', 'countries', 'customers', 'segments']);
     const address = svc.install.typeElements.find((t) => t.developerName === 'Quote Order REQUEST - Address');
     assert.deepEqual(address.properties.map((p) => [p.developerName, p.contentType]),
       [['Street', 'ContentString'], ['City', 'ContentString'], ['Country', 'ContentString']]);

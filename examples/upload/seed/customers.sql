@@ -24,3 +24,22 @@ INSERT INTO customers (id, name, email, city, country, segment, active) VALUES
   (13, 'Mateo Morales', 'mateo@example.org', 'Lima', 'PE', 'Standard', 1),
   (14, 'Nadia Novak', 'nadia@example.org', 'Prague', 'CZ', 'Silver', 0),
   (15, 'Oskar Olsen', 'oskar@example.org', 'Bergen', 'NO', 'Standard', 1);
+
+-- Options for the demo's radio (segments) and combobox (countries), served by table data actions.
+CREATE TABLE segments (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL
+);
+INSERT INTO segments (name, description) VALUES
+  ('Gold', 'Largest accounts, personal service'),
+  ('Silver', 'Growing accounts'),
+  ('Standard', 'Everyone else');
+CREATE TABLE countries (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL
+);
+INSERT INTO countries (code, name) VALUES
+  ('CH', 'Switzerland'), ('CZ', 'Czechia'), ('DK', 'Denmark'), ('EG', 'Egypt'), ('ES', 'Spain'),
+  ('GB', 'United Kingdom'), ('GH', 'Ghana'), ('IE', 'Ireland'), ('IT', 'Italy'), ('JP', 'Japan'),
+  ('NO', 'Norway'), ('PE', 'Peru'), ('UA', 'Ukraine'), ('DE', 'Germany'), ('FR', 'France'),
+  ('NL', 'Netherlands'), ('PL', 'Poland'), ('PT', 'Portugal'), ('SE', 'Sweden'), ('US', 'United States');
