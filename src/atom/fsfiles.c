@@ -333,14 +333,64 @@ static void add_link(files_job *j, jv *doc)
     free(uri);
 }
 
-static int cmp_created_desc(const void *x, const void *y)
+/* The order of a listing: a $File property (Name ignoring case, dates as ISO text, Size as a
+ * number) and a direction; newest first when none is given. qsort has no context argument, so the
+ * key travels in a thread-local. */
+typedef struct file_order {
+    const char *prop; /* "Name", "Date Created", "Date Modified", "Mime Type", "Size" */
+    bool desc;
+} file_order;
+static _Thread_local file_order tls_order;
+
+static int cmp_files(const void *x, const void *y)
 {
-    const char *a = jv_get_str(*(jv *const *)x, "Date Created"), *b = jv_get_str(*(jv *const *)y, "Date Created");
-    return strcmp(b ? b : "", a ? a : "");
+    const jv *a = *(jv *const *)x, *b = *(jv *const *)y;
+    int c;
+    if (strcmp(tls_order.prop, "Size") == 0) {
+        int64_t p = jv_int(jv_get(a, "Size")), q = jv_int(jv_get(b, "Size"));
+        c = p < q ? -1 : p > q;
+    } else {
+        const char *p = jv_get_str(a, tls_order.prop), *q = jv_get_str(b, tls_order.prop);
+        c = strcmp(tls_order.prop, "Name") == 0 || strcmp(tls_order.prop, "Mime Type") == 0
+                ? strcasecmp(p ? p : "", q ? q : "")
+                : strcmp(p ? p : "", q ? q : "");
+    }
+    if (c == 0) { /* stable across calls: then by creation, then by id */
+        const char *p = jv_get_str(a, "Date Created"), *q = jv_get_str(b, "Date Created");
+        c = strcmp(p ? p : "", q ? q : "");
+        if (c == 0) {
+            p = jv_get_str(a, "Id"), q = jv_get_str(b, "Id");
+            c = strcmp(p ? p : "", q ? q : "");
+        }
+    }
+    return tls_order.desc ? -c : c;
 }
 
-/* Without a List Files process: the stored files, newest first, filtered by search on the name. */
-static void list_stored(files_job *j, const char *search, int64_t limit, int64_t offset)
+/* The listFilter's order: orderByPropertyDeveloperName (one of the properties above, ignoring case)
+ * and orderByDirectionType (ASC, DESC). Returns false for an unknown property or direction. */
+static bool file_order_of(const jv *lf, file_order *o)
+{
+    static const char *const props[] = {"Name", "Date Created", "Date Modified", "Mime Type", "Size", NULL};
+    const char *by = jv_get_str(lf, "orderByPropertyDeveloperName");
+    const char *dir = jv_get_str(lf, "orderByDirectionType");
+    if (dir && *dir && !str_ieq(dir, "ASC") && !str_ieq(dir, "DESC"))
+        return false;
+    if (!by || !*by) { /* newest first, or oldest first with ASC */
+        o->prop = "Date Created";
+        o->desc = !(dir && str_ieq(dir, "ASC"));
+        return true;
+    }
+    o->prop = NULL;
+    for (int i = 0; props[i]; i++)
+        if (str_ieq(by, props[i]))
+            o->prop = props[i];
+    o->desc = dir && str_ieq(dir, "DESC");
+    return o->prop != NULL;
+}
+
+/* Without a List Files process: the stored files, newest first unless the listFilter orders them,
+ * filtered by search on the name. */
+static void list_stored(files_job *j, const char *search, int64_t limit, int64_t offset, file_order order)
 {
     char *dir = files_dir(j->a, j->svc->external_name);
     DIR *d = opendir(dir);
@@ -373,8 +423,10 @@ static void list_stored(files_job *j, const char *search, int64_t limit, int64_t
     }
     if (d)
         closedir(d);
-    if (n > 1)
-        qsort(items, n, sizeof *items, cmp_created_desc);
+    if (n > 1) {
+        tls_order = order;
+        qsort(items, n, sizeof *items, cmp_files);
+    }
     jv *objects = jv_new_array();
     size_t from = offset > 0 ? (size_t)offset : 0, count = 0;
     bool more = false;
@@ -463,7 +515,12 @@ static void run_files(void *arg)
     if (j->kind == FILES_UPLOAD && !j->meta) {
         atom_problem(j->req, 500, "service", NULL, "%s", err.msg);
     } else if (!proc && j->kind == FILES_LIST) {
-        list_stored(j, search, limit, offset);
+        file_order order;
+        if (!file_order_of(lf, &order))
+            atom_problem(j->req, 400, "api", "/listFilter/orderByPropertyDeveloperName",
+                         "files are ordered by Name, Date Created, Date Modified, Mime Type or Size, ASC or DESC");
+        else
+            list_stored(j, search, limit, offset, order);
     } else if (!proc) {
         add_link(j, j->meta);
         jv *objects = jv_new_array();

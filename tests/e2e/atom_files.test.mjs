@@ -88,6 +88,29 @@ describe('file resources', () => {
     assert.equal(propOf(r.json.objectData[0], 'Mime Type'), 'application/json');
   });
 
+  it('orders the stored files by Name, Size or date, ASC or DESC; an unknown order is 400', async () => {
+    for (const [name, size] of [['b-middle.txt', 20], ['a-small.txt', 10], ['c-large.txt', 30]]) {
+      const r = await upload(form({ resourcePath: 'uploads' }, name, 'text/plain', 'x'.repeat(size)));
+      assert.equal(r.status, 200, r.text);
+    }
+    const list = async (lf) => {
+      const l = await srv.post('/fs/files/file', { resourcePath: 'uploads', listFilter: { search: '-', limit: 10, ...lf } });
+      assert.equal(l.status, 200, l.text);
+      return l.json.objectData.map((o) => propOf(o, 'Name'));
+    };
+    assert.deepEqual(await list({ orderByPropertyDeveloperName: 'name', orderByDirectionType: 'ASC' }),
+      ['a-small.txt', 'b-middle.txt', 'c-large.txt']);
+    assert.deepEqual(await list({ orderByPropertyDeveloperName: 'Name', orderByDirectionType: 'DESC' }),
+      ['c-large.txt', 'b-middle.txt', 'a-small.txt']);
+    assert.deepEqual(await list({ orderByPropertyDeveloperName: 'Size', orderByDirectionType: 'DESC' }),
+      ['c-large.txt', 'b-middle.txt', 'a-small.txt']);
+    assert.deepEqual(await list({}), ['c-large.txt', 'a-small.txt', 'b-middle.txt'], 'newest first by default');
+    assert.deepEqual(await list({ orderByDirectionType: 'ASC' }), ['b-middle.txt', 'a-small.txt', 'c-large.txt']);
+    const bad = await srv.post('/fs/files/file', { resourcePath: 'uploads', listFilter: { orderByPropertyDeveloperName: 'Colour' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.where, '/listFilter/orderByPropertyDeveloperName');
+  });
+
   it('stores files under generated ids only: traversal attempts go nowhere', async () => {
     const r = await upload(form({ resourcePath: 'uploads' }, '../../etc/passwd', 'text/plain', Buffer.from('x')));
     assert.equal(r.status, 200, r.text);
