@@ -62,6 +62,16 @@ describe('the demo, end to end in a browser', () => {
       { name: 'photo.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(300000, 7) }]);
     for (const name of ['contract.txt', 'photo.bin'])
       await page.locator('[data-name="Uploaded"]').getByRole('cell', { name, exact: true }).waitFor({ timeout: TIMEOUT });
+    // sorted by the service: Name ascending, then descending
+    const uploaded = page.locator('[data-name="Uploaded"]');
+    const firstName = () => uploaded.locator('tbody tr').first().locator('td').first().textContent();
+    await uploaded.getByRole('button', { name: /^Name/ }).click();
+    await page.waitForFunction(() => document.querySelector('[data-name="Uploaded"] tbody tr td')?.textContent === 'contract.txt',
+      null, { timeout: TIMEOUT });
+    await uploaded.getByRole('button', { name: /^Name/ }).click();
+    await page.waitForFunction(() => document.querySelector('[data-name="Uploaded"] tbody tr td')?.textContent === 'photo.bin',
+      null, { timeout: TIMEOUT });
+    assert.equal(await firstName(), 'photo.bin');
     await shot(page, 'demo-02-files');
     await outcome('Customers');
     await onPage('Customers');

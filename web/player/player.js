@@ -930,7 +930,7 @@ async function loadRows(cs, { append = false } = {}) {
   const files = cs.source === 'files';
   const req = files ? cs.data.fileDataRequest : cs.data.objectDataRequest;
   const listFilter = { ...(req.listFilter ?? {}), limit: cs.limit, offset: cs.offset, search: cs.search || '' };
-  if (!files) {
+  if (cs.sortBy || !files) { // files lists are newest first until a header is clicked
     listFilter.orderByPropertyDeveloperName = cs.sortBy || '';
     listFilter.orderByDirectionType = cs.sortBy ? (cs.sortDir || 'ASC') : '';
   }
@@ -974,7 +974,7 @@ function renderTable(cs) {
   const multi = !!meta.isMultiSelect;
   const enabled = enabledOf(cs);
   const files = cs.type === 'files';
-  // files lists are for finding and downloading: no selection, and the file services do not sort
+  // files lists are for finding, sorting and downloading: no selection
   const selectable = enabled && !files && cs.source !== 'none';
   const editableTable = editableOf(cs);
   const labelId = domId('lbl', meta.id);
@@ -1060,7 +1060,7 @@ function renderTable(cs) {
     const sorted = cs.sortBy && lower(cs.sortBy) === lower(name);
     const ariaSort = sorted ? (cs.sortDir === 'DESC' ? 'descending' : 'ascending') : 'none';
     const text = col.label || name;
-    const sortable = !!name && !files;
+    const sortable = !!name;
     headRow.append(h('th', { scope: 'col', 'aria-sort': sortable ? ariaSort : null },
       sortable ? h('button', { type: 'button', class: 'sort', 'data-fk': `sort:${name}`,
         onclick: () => {
