@@ -4,7 +4,7 @@
 set -euo pipefail
 mode=${1:-check}
 pkgs=(build-essential cmake ninja-build pkg-config libmicrohttpd-dev libcurl4-openssl-dev
-      libjansson-dev libsqlite3-dev libpq-dev liblua5.4-dev duktape-dev sqlite3 curl jq)
+      libjansson-dev libsqlite3-dev libpq-dev liblua5.4-dev duktape-dev zlib1g-dev sqlite3 curl jq)
 case "$mode" in
   check) pkgs+=(libcmocka-dev clang libclang-rt-14-dev nodejs npm postgresql chromium) ;;
   bench) pkgs+=(wrk nginx-light) ;;

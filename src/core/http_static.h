@@ -4,7 +4,9 @@
  * only [A-Za-z0-9._-] names, no dot-files, no "..", no symlinks (openat with O_NOFOLLOW from the
  * root's descriptor), regular files only, at most 16 levels. The file is streamed with
  * http_respond_file; the content type comes from the extension; responses carry an ETag (size and
- * mtime) and answer If-None-Match with 304. Anything else is a 404.
+ * mtime) and answer If-None-Match with 304. Text files over 1 KiB go out gzip-compressed to
+ * clients that accept it (compressed once per file version, kept in a small in-memory cache, with
+ * their own ETag and Vary: Accept-Encoding). Anything else is a 404.
  */
 #ifndef SLUICE_HTTP_STATIC_H
 #define SLUICE_HTTP_STATIC_H

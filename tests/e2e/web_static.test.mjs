@@ -6,6 +6,9 @@ import { symlink, writeFile, mkdtemp, cp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import http from 'node:http';
+import { gunzipSync } from 'node:zlib';
+import { readFile } from 'node:fs/promises';
 import { REPO_ROOT, it, startServer } from './helpers.mjs';
 
 function rawGet(port, target) {
@@ -35,7 +38,7 @@ describe('web folder', () => {
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('content-type'), 'text/css; charset=utf-8');
     const etag = r.headers.get('etag');
-    assert.match(etag, /^"[0-9a-f]+-[0-9a-f]+"$/);
+    assert.match(etag, /^"[0-9a-f]+-[0-9a-f]+(-gz)?"$/);
     assert.match(await r.text(), /prefers-color-scheme: dark/);
     const again = await fetch(`${srv.url}/web/style.css`, { headers: { 'If-None-Match': etag } });
     assert.equal(again.status, 304);
@@ -53,5 +56,28 @@ describe('web folder', () => {
     const r = await fetch(`${srv.url}/`, { redirect: 'manual' });
     assert.equal(r.status, 302);
     assert.equal(r.headers.get('location'), '/admin');
+  });
+
+  it('sends text files gzip-compressed to clients that accept it, with their own ETag', async () => {
+    const get = (headers) => new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: srv.port, path: '/web/style.css', headers }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      }).on('error', reject);
+    });
+    const plain = await readFile(path.join(web, 'style.css'));
+    const gz = await get({ 'Accept-Encoding': 'gzip, deflate' });
+    assert.equal(gz.status, 200);
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(gz.headers.vary, 'Accept-Encoding');
+    assert.match(gz.headers.etag, /-gz"$/);
+    assert.ok(gz.body.length < plain.length / 2, `${gz.body.length} bytes for ${plain.length}`);
+    assert.deepEqual(gunzipSync(gz.body), plain);
+    const again = await get({ 'Accept-Encoding': 'gzip', 'If-None-Match': gz.headers.etag });
+    assert.equal(again.status, 304);
+    const raw = await get({});
+    assert.equal(raw.headers['content-encoding'], undefined);
+    assert.deepEqual(raw.body, plain);
   });
 });
