@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +311,76 @@ int http_client_request_fd(http_client *c, const char *method, const char *url, 
     if (fd < 0)
         return SL_EINVAL;
     return submit(c, method, url, headers, NULL, 0, fd, size, opts, done, arg);
+}
+
+typedef struct call_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    http_client_reply *out;
+} call_wait;
+
+static void call_done(void *arg, long status, const char *body, size_t len, unsigned attempts, const char *error)
+{
+    call_wait *w = arg;
+    w->out->status = status;
+    w->out->attempts = attempts;
+    if (body && len) {
+        w->out->body = xmalloc(len + 1);
+        memcpy(w->out->body, body, len);
+        w->out->body[len] = 0;
+        w->out->len = len;
+    }
+    if (error)
+        snprintf(w->out->error, sizeof w->out->error, "%s", error);
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int http_client_call(http_client *c, const char *method, const char *url, const char *const *headers,
+                     const char *body, size_t len, int body_fd, uint64_t body_size, const http_client_opts *opts,
+                     http_client_reply *out)
+{
+    memset(out, 0, sizeof *out);
+    call_wait w = {.out = out};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int rc = body_fd >= 0 ? http_client_request_fd(c, method, url, headers, body_fd, body_size, opts, call_done, &w)
+                          : http_client_request(c, method, url, headers, body, len, opts, call_done, &w);
+    if (rc == 0) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+    } else {
+        snprintf(out->error, sizeof out->error, "not an http(s) URL");
+    }
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
+}
+
+void http_client_reply_free(http_client_reply *r)
+{
+    if (!r)
+        return;
+    free(r->body);
+    r->body = NULL;
+    r->len = 0;
+}
+
+char *http_basic_header(const char *user, const char *password)
+{
+    if (!user || !*user)
+        return NULL;
+    char *pair = xasprintf("%s:%s", user, password ? password : "");
+    char *b64 = base64_encode(pair, strlen(pair));
+    char *h = xasprintf("Authorization: Basic %s", b64);
+    free(b64);
+    free(pair);
+    return h;
 }
 
 size_t http_client_pending(http_client *c)

@@ -38,6 +38,27 @@ int http_client_request(http_client *c, const char *method, const char *url, con
  * until done has been called. SL_EINVAL for a bad URL or fd. */
 int http_client_request_fd(http_client *c, const char *method, const char *url, const char *const *headers, int fd,
                            uint64_t size, const http_client_opts *opts, http_client_done done, void *arg);
+/* The answer of a blocking call: status 0 when no response came (error says why); body is the
+ * response of the last attempt, NUL-terminated (owned: http_client_reply_free). */
+typedef struct http_client_reply {
+    long status;
+    char *body;
+    size_t len;
+    unsigned attempts;
+    char error[256];
+} http_client_reply;
+
+/* As http_client_request (body_fd < 0) or http_client_request_fd (body_fd >= 0), but waits for the
+ * answer (from a thread that may block: never the client's own). Returns 0 with *out filled (also
+ * when the call failed: see out->status), or SL_EINVAL for a URL that is not http(s). */
+int http_client_call(http_client *c, const char *method, const char *url, const char *const *headers,
+                     const char *body, size_t len, int body_fd, uint64_t body_size, const http_client_opts *opts,
+                     http_client_reply *out);
+void http_client_reply_free(http_client_reply *r); /* NULL is fine */
+
+/* "Authorization: Basic <base64(user:password)>" (malloc'd), or NULL when user is NULL or "". */
+char *http_basic_header(const char *user, const char *password);
+
 /* Requests queued, in flight or waiting for a retry. */
 size_t http_client_pending(http_client *c);
 /* Waits up to wait_ms for pending requests to finish, then cancels the rest (their done is called

@@ -8,14 +8,6 @@
 #include "flow/package.h"
 #include "flow/run_internal.h"
 
-static void post(void *arg, const char *url, const char *user, const char *password, const jv *body,
-                 engine_service_result *res)
-{
-    run_http_req rq = {.method = "POST", .base_uri = url, .username = user, .password = password, .body = body,
-                       .body_fd = -1, .attempts = 3, .timeout_ms = 30000};
-    run_http(arg, &rq, res);
-}
-
 int flow_demo_setup(flow_engine *e, const char *tenant_name, const char *service_url, const char *user,
                     const char *token, const char *package_file, flow_demo *out, sl_error *err)
 {
@@ -29,7 +21,8 @@ int flow_demo_setup(flow_engine *e, const char *tenant_name, const char *service
     jv_set_str(req, "httpAuthenticationUsername", user);
     jv_set_str(req, "httpAuthenticationPassword", token);
     jv_set_str(req, "developerName", "Upload");
-    install_io io = {.post = post, .arg = e};
+    install_engine eio = {.e = e, .attempts = 3};
+    install_io io = {.post = install_engine_post, .arg = &eio};
     jv *result = NULL;
     int status = 0;
     rc = install_service(e->fs, out->tenant_id, req, NULL, &io, &result, &status, err);

@@ -471,13 +471,11 @@ static jv *redact(const package_kind *k, jv *v)
 {
     if (strcmp(k->kind, "service") != 0)
         return v;
-    if (jv_is_array(v)) {
+    if (jv_is_array(v))
         for (size_t i = 0; i < jv_len(v); i++)
-            if (jv_get(jv_at(v, i), "httpAuthenticationPassword"))
-                jv_set_null(jv_at(v, i), "httpAuthenticationPassword");
-    } else if (jv_get(v, "httpAuthenticationPassword")) {
-        jv_set_null(v, "httpAuthenticationPassword");
-    }
+            run_redact_service(jv_at(v, i));
+    else
+        run_redact_service(v);
     return v;
 }
 
@@ -763,10 +761,9 @@ static void snap_get(draw_ctx *c, const char *flow_id, const char *version)
     char ours[37];
     jv *doc = load_version(c, flow_id, version, ours);
     if (doc) {
-        const jv *svcs = jv_get(doc, "serviceElements"); /* passwords stay in the store */
+        const jv *svcs = jv_get(doc, "serviceElements");
         for (size_t i = 0; i < jv_len(svcs); i++)
-            if (jv_get(jv_at(svcs, i), "httpAuthenticationPassword"))
-                jv_set_null(jv_at(svcs, i), "httpAuthenticationPassword");
+            run_redact_service(jv_at(svcs, i));
         run_respond(c->req, 200, doc);
     }
 }

@@ -1,5 +1,4 @@
 /* install: service install and refresh (see install.h). */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,16 +523,12 @@ out:
 
 /* ---- over HTTP (draw API) ---- */
 
-typedef struct engine_io {
-    flow_engine *e;
-} engine_io;
-
-static void engine_post(void *arg, const char *url, const char *user, const char *password, const jv *body,
-                        engine_service_result *res)
+void install_engine_post(void *arg, const char *url, const char *user, const char *password, const jv *body,
+                         engine_service_result *res)
 {
-    engine_io *io = arg;
+    const install_engine *io = arg;
     run_http_req rq = {.method = "POST", .base_uri = url, .username = user, .password = password, .body = body,
-                       .body_fd = -1, .attempts = 1, .timeout_ms = 30000};
+                       .body_fd = -1, .attempts = io->attempts ? io->attempts : 1, .timeout_ms = 30000};
     run_http(io->e, &rq, res);
 }
 
@@ -553,8 +548,8 @@ void install_handle(flow_engine *e, http_request *req, const char *tenant, bool 
         run_problem(req, 400, "", "an install needs a DescribeServiceInstallRequest body");
         return;
     }
-    engine_io eio = {e};
-    install_io io = {.post = engine_post, .arg = &eio};
+    install_engine eio = {.e = e, .attempts = 1};
+    install_io io = {.post = install_engine_post, .arg = &eio};
     jv *result = NULL;
     int status = 400;
     int rc = install_service(e->fs, tenant, body, refresh ? service_id : NULL, &io, &result, &status, &err);
@@ -563,66 +558,29 @@ void install_handle(flow_engine *e, http_request *req, const char *tenant, bool 
         run_problem(req, status, err.where, "%s", err.msg);
         return;
     }
-    jv *svc = jv_get(result, "serviceElement"); /* the password stays in the store */
-    if (jv_get(svc, "httpAuthenticationPassword"))
-        jv_set_null(svc, "httpAuthenticationPassword");
+    run_redact_service(jv_get(result, "serviceElement"));
     run_respond(req, 200, result);
 }
 
 /* ---- CLI ---- */
 
-typedef struct cli_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    engine_service_result *res;
-} cli_wait;
-
-static void cli_done(void *arg, long status, const char *body, size_t len, unsigned attempts, const char *error)
-{
-    cli_wait *w = arg;
-    w->res->status = status;
-    if (body && len) {
-        sl_error err = {0};
-        w->res->body = jv_parse(body, len, &err);
-    }
-    if (error)
-        snprintf(w->res->error, sizeof w->res->error, "%s", error);
-    pthread_mutex_lock(&w->mu);
-    w->done = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 static void cli_post(void *arg, const char *url, const char *user, const char *password, const jv *body,
                      engine_service_result *res)
 {
-    http_client *c = arg;
     memset(res, 0, sizeof *res);
-    char *auth = NULL;
-    if (user && *user) {
-        char *p = xasprintf("%s:%s", user, password ? password : "");
-        char *b = base64_encode(p, strlen(p));
-        auth = xasprintf("Authorization: Basic %s", b);
-        free(b);
-        free(p);
-    }
+    char *auth = http_basic_header(user, password);
     const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth, NULL};
     char *text = jv_dumps(body);
     http_client_opts o = {.timeout_ms = 30000, .max_attempts = 1, .max_response = 32u << 20};
-    cli_wait w = {.res = res};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    if (http_client_request(c, "POST", url, headers, text, strlen(text), &o, cli_done, &w) == 0) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-    } else {
-        snprintf(res->error, sizeof res->error, "not an http(s) URL");
+    http_client_reply r;
+    http_client_call(arg, "POST", url, headers, text, strlen(text), -1, 0, &o, &r);
+    res->status = r.status;
+    if (r.body && r.len) {
+        sl_error err = {0};
+        res->body = jv_parse(r.body, r.len, &err);
     }
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
+    snprintf(res->error, sizeof res->error, "%s", r.error);
+    http_client_reply_free(&r);
     free(text);
     free(auth);
 }

@@ -30,6 +30,15 @@ typedef struct install_io {
     void *arg;
 } install_io;
 
+/* install_io.post through a running engine's HTTP client (arg: an install_engine). */
+typedef struct flow_engine flow_engine;
+typedef struct install_engine {
+    flow_engine *e;
+    unsigned attempts; /* 0 means 1 */
+} install_engine;
+void install_engine_post(void *arg, const char *url, const char *user, const char *password, const jv *body,
+                         engine_service_result *res);
+
 /* Installs (refresh_id NULL) or refreshes (refresh_id = the service element's id) a service in
  * tenant_id. request: DescribeServiceInstallRequest {uri | atomName + pathToService,
  * httpAuthenticationUsername, httpAuthenticationPassword, configurationValues, developerName}

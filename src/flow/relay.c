@@ -328,72 +328,6 @@ static const snap_element *checked_type(http_request *req, const flow_snapshot *
 
 /* ---- calling the service ---- */
 
-typedef struct raw_call {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    long status;
-    char *body;
-    size_t len;
-    char error[256];
-} raw_call;
-
-static void raw_done(void *arg, long status, const char *body, size_t len, unsigned attempts, const char *error)
-{
-    raw_call *w = arg;
-    w->status = status;
-    if (body && len) {
-        w->body = xmalloc(len + 1);
-        memcpy(w->body, body, len);
-        w->body[len] = 0;
-        w->len = len;
-    }
-    if (error)
-        snprintf(w->error, sizeof w->error, "%s", error);
-    pthread_mutex_lock(&w->mu);
-    w->done = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    (void)attempts;
-}
-
-/* POSTs a JSON body to <service uri><path> with the service's Basic credentials and waits (a
- * worker thread) for the answer, kept as the bytes that came. As run_http, without parsing. */
-static void raw_post(flow_engine *e, const relay_ctx *c, const char *path, const char *body, size_t len,
-                     raw_call *w)
-{
-    size_t ul = strlen(c->uri);
-    while (ul > 0 && c->uri[ul - 1] == '/')
-        ul--;
-    char *url = xasprintf("%.*s%s", (int)ul, c->uri, path);
-    char *auth = NULL;
-    if (c->user && *c->user) {
-        char *pair = xasprintf("%s:%s", c->user, c->password ? c->password : "");
-        char *b64 = base64_encode(pair, strlen(pair));
-        auth = xasprintf("Authorization: Basic %s", b64);
-        free(b64);
-        free(pair);
-    }
-    const char *headers[] = {"Content-Type: application/json", "Accept: application/json", auth, NULL};
-    http_client_opts o = {.timeout_ms = e->cfg.service_timeout_ms, .max_attempts = RELAY_LOAD_ATTEMPTS,
-                          .backoff_ms = 200, .max_response = 32u << 20};
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    if (http_client_request(e->client, "POST", url, headers, body, len, &o, raw_done, w) != 0) {
-        w->status = 0;
-        snprintf(w->error, sizeof w->error, "\"%s\" is not an http(s) URL", c->uri);
-    } else {
-        pthread_mutex_lock(&w->mu);
-        while (!w->done)
-            pthread_cond_wait(&w->cv, &w->mu);
-        pthread_mutex_unlock(&w->mu);
-    }
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    free(auth);
-    free(url);
-}
-
 static bool looks_like_object(const char *s, size_t len)
 {
     size_t i = 0;
@@ -405,20 +339,24 @@ static bool looks_like_object(const char *s, size_t len)
 /* Sends body to the service and answers the request with the service's answer, as is. */
 static void forward_json(flow_engine *e, http_request *req, const relay_ctx *c, const char *path, const jv *body)
 {
+    /* the answer is relayed as the bytes that came, so the raw call */
     char *text = jv_dumps(body);
-    raw_call w = {0};
-    raw_post(e, c, path, text, strlen(text), &w);
+    run_http_req rq = {.method = "POST", .base_uri = c->uri, .path = path, .username = c->user,
+                       .password = c->password, .body_text = text, .body_len = strlen(text), .body_fd = -1,
+                       .attempts = RELAY_LOAD_ATTEMPTS};
+    http_client_reply w;
+    run_http_raw(e, &rq, &w);
     free(text);
     if (w.status >= 200 && w.status < 300 && looks_like_object(w.body, w.len)) {
         run_cors(req);
-        http_respond_take(req, 200, "application/json", w.body, w.len);
+        http_respond_take(req, 200, "application/json", w.body, w.len); /* takes the body */
         return;
     }
     sl_error err = {0};
     jv *parsed = w.body && w.status ? jv_parse(w.body, w.len, &err) : NULL;
     service_problem(req, c->svc, "", w.status, parsed, w.body, w.len, w.error);
     jv_free(parsed);
-    free(w.body);
+    http_client_reply_free(&w);
 }
 
 /* Sets key to v, or to null when v is absent. */

@@ -105,32 +105,15 @@ const flow_snapshot *run_snapshot(flow_engine *e, const char *tenant, const char
 
 /* ---- service calls (from worker threads) ---- */
 
-typedef struct call_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    engine_service_result *res;
-} call_wait;
-
-static void call_done(void *arg, long status, const char *body, size_t len, unsigned attempts, const char *error)
-{
-    call_wait *w = arg;
-    w->res->status = status;
-    if (body && len) {
-        sl_error err = {0};
-        w->res->body = jv_parse(body, len, &err);
-    }
-    if (error)
-        snprintf(w->res->error, sizeof w->res->error, "%s", error);
-    pthread_mutex_lock(&w->mu);
-    w->done = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 typedef struct svc_ctx {
     flow_engine *e;
 } svc_ctx;
+
+void run_redact_service(jv *service)
+{
+    if (jv_get(service, "httpAuthenticationPassword"))
+        jv_set_null(service, "httpAuthenticationPassword");
+}
 
 int run_tenant_check(flow_engine *e, const char *tenant, sl_error *err)
 {
@@ -152,49 +135,41 @@ int run_tenant_check(flow_engine *e, const char *tenant, sl_error *err)
     return rc;
 }
 
-void run_http(flow_engine *e, const run_http_req *rq, engine_service_result *res)
+void run_http_raw(flow_engine *e, const run_http_req *rq, http_client_reply *out)
 {
-    memset(res, 0, sizeof *res);
     size_t ul = strlen(rq->base_uri);
     while (ul > 0 && rq->base_uri[ul - 1] == '/')
         ul--;
     char *url = xasprintf("%.*s%s", (int)ul, rq->base_uri, rq->path ? rq->path : "");
-    char *auth = NULL;
-    if (rq->username && *rq->username) {
-        char *pair = xasprintf("%s:%s", rq->username, rq->password ? rq->password : "");
-        char *b64 = base64_encode(pair, strlen(pair));
-        auth = xasprintf("Authorization: Basic %s", b64);
-        free(b64);
-        free(pair);
-    }
+    char *auth = http_basic_header(rq->username, rq->password);
     char *ctype = xasprintf("Content-Type: %s", rq->content_type ? rq->content_type : "application/json");
     const char *headers[] = {ctype, "Accept: application/json", auth, NULL};
     char *text = rq->body_fd < 0 && rq->body ? jv_dumps(rq->body) : NULL;
+    const char *body = text ? text : rq->body_text ? rq->body_text : "";
+    size_t len = text ? strlen(text) : rq->body_text ? rq->body_len : 0;
     http_client_opts o = {.timeout_ms = rq->timeout_ms ? rq->timeout_ms : e->cfg.service_timeout_ms,
                           .max_attempts = rq->attempts ? rq->attempts : 1, .backoff_ms = 200,
                           .max_response = 32u << 20};
-    call_wait w = {.res = res};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    int rc = rq->body_fd >= 0 ? http_client_request_fd(e->client, rq->method, url, headers, rq->body_fd,
-                                                       rq->body_size, &o, call_done, &w)
-                              : http_client_request(e->client, rq->method, url, headers, text ? text : "",
-                                                    text ? strlen(text) : 0, &o, call_done, &w);
-    if (rc != 0) {
-        res->status = 0;
-        snprintf(res->error, sizeof res->error, "\"%s\" is not an http(s) URL", rq->base_uri);
-    } else {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-    }
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
+    if (http_client_call(e->client, rq->method, url, headers, body, len, rq->body_fd, rq->body_size, &o, out) != 0)
+        snprintf(out->error, sizeof out->error, "\"%s\" is not an http(s) URL", rq->base_uri);
     free(text);
     free(ctype);
     free(auth);
     free(url);
+}
+
+void run_http(flow_engine *e, const run_http_req *rq, engine_service_result *res)
+{
+    memset(res, 0, sizeof *res);
+    http_client_reply r;
+    run_http_raw(e, rq, &r);
+    res->status = r.status;
+    if (r.body && r.len) {
+        sl_error err = {0};
+        res->body = jv_parse(r.body, r.len, &err);
+    }
+    snprintf(res->error, sizeof res->error, "%s", r.error);
+    http_client_reply_free(&r);
 }
 
 static void svc_call(void *arg, const snap_element *service, const char *method, const char *path, const jv *body,
@@ -331,10 +306,12 @@ static const char *status_of(const jv *blob)
     return str_ieq(it, "DONE") ? FLOW_STATE_DONE : str_ieq(it, "WAIT") ? "WAITING" : FLOW_STATE_IN_PROGRESS;
 }
 
-/* Commits l->blob with compare-and-set. 0, or answers 409/500 and returns nonzero. */
-static int commit(job *j, loaded *l)
+/* Commits l->blob with compare-and-set (given: its serialisation when the caller already made it,
+ * else NULL). 0, or answers 409/500 and returns nonzero. */
+static int commit_text(job *j, loaded *l, const char *given)
 {
-    char *text = jv_dumps(l->blob);
+    char *made = given ? NULL : jv_dumps(l->blob);
+    const char *text = given ? given : made;
     sl_error err = {0};
     char token[37];
     const char *wait_token = str_ieq(engine_state_invoke_type(l->blob), "WAIT")
@@ -346,7 +323,7 @@ static int commit(job *j, loaded *l)
                       : flowstore_state_update_wait(j->e->fs, l->st.id, l->st.version, text,
                                                     jv_get_str(l->blob, "current"), status_of(l->blob), wait_token,
                                                     token, &err);
-    free(text);
+    free(made);
     if (!rc && l->fresh) {
         l->fresh = false;
         l->st.version = 0; /* becomes 1 below */
@@ -365,6 +342,11 @@ static int commit(job *j, loaded *l)
     memcpy(l->st.token, token, 37);
     l->st.version++;
     return 0;
+}
+
+static int commit(job *j, loaded *l)
+{
+    return commit_text(j, l, NULL);
 }
 
 static void fill_run(job *j, loaded *l, engine_run *run, const engine_services *svc)
@@ -507,12 +489,14 @@ static void settle(job *j, loaded *l, engine_run *run, engine_outcome oc, const 
     }
     char *after = jv_dumps(l->blob);
     bool changed = strcmp(after, before) != 0;
-    free(after);
     if (oc == ENGINE_SUBFLOW) {
+        free(after);
         start_child(j, l, run, depth);
         return;
     }
-    if ((changed || l->fresh) && commit(j, l) != 0)
+    int rc = changed || l->fresh ? commit_text(j, l, after) : 0; /* the text just made is what is stored */
+    free(after);
+    if (rc != 0)
         return;
     if (oc == ENGINE_DONE && changed && jv_get_str(l->blob, "parent")) {
         /* the child has just ended: hand its outputs to the parent and carry on there */

@@ -63,6 +63,8 @@ typedef struct run_http_req {
     const char *password;
     const char *content_type;  /* default application/json */
     const jv *body;            /* JSON body (serialised), or */
+    const char *body_text;     /* a body already serialised (body_len bytes), or */
+    size_t body_len;
     int body_fd;               /* >= 0: stream body_size bytes of this file instead (set -1 otherwise!) */
     uint64_t body_size;
     unsigned attempts;         /* default 1 (no retry) */
@@ -71,6 +73,12 @@ typedef struct run_http_req {
 /* Fills res: status (0 = no answer, error says why) and the parsed JSON body (owned by res:
  * jv_free(res->body)). */
 void run_http(flow_engine *e, const run_http_req *rq, engine_service_result *res);
+/* The same, keeping the answer's bytes as they came (http_client_reply_free). */
+void run_http_raw(flow_engine *e, const run_http_req *rq, http_client_reply *out);
+
+/* Services keep their password in the store (the engine needs it) but builder answers never carry
+ * it: this nulls a service element's httpAuthenticationPassword in place. */
+void run_redact_service(jv *service);
 
 /* 0 when the tenant exists (remembered once seen), else SL_ENOTFOUND. */
 int run_tenant_check(flow_engine *e, const char *tenant, sl_error *err);

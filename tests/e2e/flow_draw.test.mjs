@@ -11,44 +11,7 @@ import * as k from './flowkit.mjs';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-// A builder of one tenant: its id, its API key, and calls with both headers.
-class DrawClient {
-  constructor(base, tenant, key) {
-    this.base = base;
-    this.tenant = tenant;
-    this.key = key;
-  }
-
-  async call(method, p, body, headers = null) {
-    const h = headers ?? { ManyWhoTenant: this.tenant, 'x-boomi-flow-api-key': this.key };
-    if (body !== undefined) h['Content-Type'] = 'application/json';
-    const res = await fetch(`${this.base}${p}`, { method, headers: h,
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
-    const text = await res.text();
-    let json = null;
-    try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-    return { status: res.status, json, text, headers: res.headers };
-  }
-
-  // A call that must answer 200; returns the JSON.
-  async ok(method, p, body) {
-    const r = await this.call(method, p, body);
-    assert.equal(r.status, 200, `${method} ${p}: ${r.text}`);
-    return r.json;
-  }
-
-  get = (p) => this.ok('GET', p);
-  post = (p, body) => this.ok('POST', p, body);
-}
-
-// `sluice tenant add` + `sluice key add` against a data folder; returns a DrawClient.
-async function builder(srv, name) {
-  const t = await run(['tenant', 'add', name, '--data', srv.data]);
-  assert.equal(t.code, 0, t.stderr);
-  const key = await run(['key', 'add', '--tenant', name, '--data', srv.data]);
-  assert.equal(key.code, 0, key.stderr);
-  return new DrawClient(srv.url, t.stdout.trim(), key.stdout.trim());
-}
+const { builder } = k;
 
 // A problem JSON answer of the draw API.
 function assertProblem(res, status, { where, message } = {}) {

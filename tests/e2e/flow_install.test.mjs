@@ -16,13 +16,6 @@ async function seedCustomers(data) {
   assert.equal(s.status, 0, String(s.stderr));
 }
 
-async function builder(data, tenantName) {
-  const t = await run(['tenant', 'add', tenantName, '--data', data]);
-  assert.equal(t.code, 0, t.stderr);
-  const key = await run(['key', 'add', '--tenant', tenantName, '--data', data]);
-  assert.equal(key.code, 0, key.stderr);
-  return { tenant: t.stdout.trim(), key: key.stdout.trim() };
-}
 
 describe('service install', () => {
   let srv;
@@ -34,7 +27,7 @@ describe('service install', () => {
     components = path.join(await tempDir('sluice-components-'), 'upload');
     await cp(EXAMPLES, components, { recursive: true });
     srv = await startServer({ deploy: components, data });
-    b = await builder(srv.data, 'builders');
+    b = await k.builder(srv, 'builders');
   });
   after(async () => srv?.stop());
 
@@ -125,7 +118,7 @@ describe('service install', () => {
   it('builder calls need the tenant\'s API key', async () => {
     const none = await draw('/api/draw/1/element/service/install', { uri: `${srv.url}/fs/upload` }, '');
     assert.equal(none.status, 401);
-    const other = await builder(srv.data, 'others');
+    const other = await k.builder(srv, 'others');
     const wrong = await draw('/api/draw/1/element/service/install', { uri: `${srv.url}/fs/upload` }, other.key);
     assert.equal(wrong.status, 401);
   });
