@@ -56,23 +56,8 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- the database and components
 DB="$TMP/customers.db"
-say "making $DB with $ROWS customers"
-sqlite3 "$DB" <<EOF || die "sqlite3 could not make the database"
-CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT, city TEXT, email TEXT, balance REAL);
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $ROWS)
-INSERT INTO customers
-  SELECT i, 'Customer ' || i,
-         CASE i % 5 WHEN 0 THEN 'Oslo' WHEN 1 THEN 'Lyon' WHEN 2 THEN 'Porto' WHEN 3 THEN 'Graz' ELSE 'Turku' END,
-         'customer' || i || '@example.com', round((i * 7919 % 1000000) / 100.0, 2)
-  FROM n;
-EOF
-[ "$(sqlite3 "$DB" 'SELECT count(*) FROM customers')" = "$ROWS" ] || die "the database does not have $ROWS rows"
 COMPONENTS="$TMP/components"
-mkdir -p "$COMPONENTS"
-printf '{"component":"connection","name":"db","type":"database","database":{"kind":"sqlite","path":"%s"}}\n' "$DB" \
-  >"$COMPONENTS/db.json"
-printf '%s\n' '{"component":"flowservice","name":"B","externalName":"bench","dataActions":[{"connection":"db","table":"customers","maxRows":1000}]}' \
-  >"$COMPONENTS/bench.json"
+make_customers_service "$DB" "$ROWS" "$COMPONENTS"
 
 # The ObjectDataRequest of each page, as a Flow engine sends it for a paged table.
 mkdir -p "$TMP/req" "$TMP/res" "$TMP/res2"

@@ -171,3 +171,24 @@ perf_finish() {
       say "perf report written to $BENCH_PERF"
   fi
 }
+
+make_customers_service() { # DB ROWS DIR: a SQLite table of ROWS customers, and in DIR the components
+  # serving it at /fs/bench through a table data action (data_paging.sh, relay_paging.sh)
+  local db=$1 rows=$2 dir=$3
+  say "making $db with $rows customers"
+  sqlite3 "$db" <<EOF || die "sqlite3 could not make the database"
+CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT, city TEXT, email TEXT, balance REAL);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $rows)
+INSERT INTO customers
+  SELECT i, 'Customer ' || i,
+         CASE i % 5 WHEN 0 THEN 'Oslo' WHEN 1 THEN 'Lyon' WHEN 2 THEN 'Porto' WHEN 3 THEN 'Graz' ELSE 'Turku' END,
+         'customer' || i || '@example.com', round((i * 7919 % 1000000) / 100.0, 2)
+  FROM n;
+EOF
+  [ "$(sqlite3 "$db" 'SELECT count(*) FROM customers')" = "$rows" ] || die "the database does not have $rows rows"
+  mkdir -p "$dir"
+  printf '{"component":"connection","name":"db","type":"database","database":{"kind":"sqlite","path":"%s"}}\n' "$db" \
+    >"$dir/db.json"
+  printf '%s\n' '{"component":"flowservice","name":"B","externalName":"bench","dataActions":[{"connection":"db","table":"customers","maxRows":1000}]}' \
+    >"$dir/bench.json"
+}
